@@ -1,0 +1,56 @@
+import { z } from 'zod'
+
+const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int({ error: 'expected a whole number' })
+  .min(1, { error: 'expected a port between 1 and 65535' })
+  .max(65535, { error: 'expected a port between 1 and 65535' })
+
+const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+  error: 'expected a URL like postgres://user:password@host:5432/database',
+})
+
+const redisUrl = z.string().refine((v) => /^rediss?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+  error: 'expected a URL like redis://host:6379/0',
+})
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Every setting, with the environment variable that sets it. The config file
+ * (`cairn.config.json`) uses the same keys as this object.
+ */
+export const settings = {
+  databaseUrl: { env: 'CAIRN_DATABASE_URL', schema: postgresUrl.optional() },
+  redisUrl: { env: 'CAIRN_REDIS_URL', schema: redisUrl.optional() },
+  proxyPort: { env: 'CAIRN_PROXY_PORT', schema: port.default(6432) },
+  httpPort: { env: 'CAIRN_HTTP_PORT', schema: port.default(8080) },
+  host: {
+    env: 'CAIRN_HOST',
+    schema: z.string().min(1, { error: 'expected a host name or address' }).default('127.0.0.1'),
+  },
+  dataDir: {
+    env: 'CAIRN_DATA_DIR',
+    schema: z.string().min(1, { error: 'expected a directory path' }).default('.cairn'),
+  },
+  embeddedPostgresPort: { env: 'CAIRN_EMBEDDED_PG_PORT', schema: port.default(5433) },
+  logLevel: {
+    env: 'CAIRN_LOG_LEVEL',
+    schema: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),
+  },
+  logFormat: {
+    env: 'CAIRN_LOG_FORMAT',
+    schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
+  },
+} as const
+
+export type SettingName = keyof typeof settings
+
+export const configSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([k, s]) => [k, s.schema])) as {
+    [K in SettingName]: (typeof settings)[K]['schema']
+  },
+)
+
+/** The validated configuration, immutable once loaded. */
+export type CairnConfig = Readonly<z.infer<typeof configSchema>>
