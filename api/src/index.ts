@@ -1,1 +1,1 @@
-export {}
+export { createHttpServer, type HealthCheck, type HttpServerOptions } from './create-http-server.js'

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { inject } from 'vitest'
+
+export interface TestDatabase {
+  readonly url: string
+  readonly name: string
+  drop(): Promise<void>
+}
+
+/**
+ * A fresh database on the test cluster (from template1, which has hypopg and
+ * pg_stat_statements), so test files never see each other's tables.
+ */
+export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+  const adminUrl = inject('databaseUrl')
+  const name = `cairn_${prefix}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl })
+      await c.connect()
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      } finally {
+        await c.end()
+      }
+    },
+  }
+}
