@@ -51,6 +51,11 @@ export async function startCommand(logger: Logger): Promise<void> {
     logger.info({ mode: db.mode, url: redactUrl(db.url) }, `database: ${db.mode}`)
 
     const client = await connectPostgres(db.url, { applicationName: 'cairn' })
+    // On a terminal, Ctrl-C reaches the embedded postgres too, which then ends this connection
+    // (57P01) while we shut down; outside shutdown a lost connection is worth a warning, not a crash.
+    client.on('error', (err) => {
+      if (!stopping) logger.warn({ err }, 'lost the database connection')
+    })
     stack.push({ name: 'database client', stop: () => client.end() })
     const migrated = await migrate(client, migrationsDir, (msg) => logger.info({ component: 'migrate' }, msg))
     logger.info({ applied: migrated.applied.length, alreadyApplied: migrated.alreadyApplied }, 'migrations up to date')
