@@ -6,6 +6,11 @@ const port = z.coerce
   .min(1, { error: 'expected a port between 1 and 65535' })
   .max(65535, { error: 'expected a port between 1 and 65535' })
 
+const positiveInt = z.coerce
+  .number({ error: 'expected a number' })
+  .int({ error: 'expected a whole number' })
+  .min(1, { error: 'expected a number of at least 1' })
+
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
   error: 'expected a URL like postgres://user:password@host:5432/database',
 })
@@ -34,6 +39,24 @@ export const settings = {
     schema: z.string().min(1, { error: 'expected a directory path' }).default('.cairn'),
   },
   embeddedPostgresPort: { env: 'CAIRN_EMBEDDED_PG_PORT', schema: port.default(5433) },
+  proxyPoolMode: {
+    env: 'CAIRN_PROXY_POOL_MODE',
+    schema: z.enum(['transaction', 'session'], { error: 'expected transaction or session' }).default('transaction'),
+  },
+  proxyPoolSize: { env: 'CAIRN_PROXY_POOL_SIZE', schema: positiveInt.default(20) },
+  proxyQueueTimeoutMs: { env: 'CAIRN_PROXY_QUEUE_TIMEOUT_MS', schema: positiveInt.default(10_000) },
+  proxyServerIdleTimeoutMs: { env: 'CAIRN_PROXY_SERVER_IDLE_TIMEOUT_MS', schema: positiveInt.default(60_000) },
+  proxyMaxClients: { env: 'CAIRN_PROXY_MAX_CLIENTS', schema: positiveInt.default(1000) },
+  proxyAuth: {
+    env: 'CAIRN_PROXY_AUTH',
+    schema: z
+      .enum(['scram-sha-256', 'md5', 'trust'], { error: 'expected scram-sha-256, md5 or trust' })
+      .default('scram-sha-256'),
+  },
+  proxyUsersFile: { env: 'CAIRN_PROXY_USERS_FILE', schema: z.string().min(1).optional() },
+  proxyTlsCert: { env: 'CAIRN_PROXY_TLS_CERT', schema: z.string().min(1).optional() },
+  proxyTlsKey: { env: 'CAIRN_PROXY_TLS_KEY', schema: z.string().min(1).optional() },
+  telemetryRetentionDays: { env: 'CAIRN_TELEMETRY_RETENTION_DAYS', schema: positiveInt.default(7) },
   logLevel: {
     env: 'CAIRN_LOG_LEVEL',
     schema: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),

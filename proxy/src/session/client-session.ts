@@ -1,0 +1,801 @@
+import { createHash, randomBytes, randomInt } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { type SecureContext, TLSSocket } from 'node:tls'
+import { isCairnError, type Logger } from '@cairn/core'
+import type { CredentialStore, UserCredential } from '../auth/credential-store.js'
+import { md5Response, md5Verifier } from '../auth/md5.js'
+import { SCRAM_MECHANISM, ScramServerExchange, type UpstreamSecret, verifierFromPassword } from '../auth/scram.js'
+import {
+  authenticationMD5,
+  authenticationOk,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
+  backendKeyData,
+  closeComplete,
+  type ErrorFields,
+  errorResponse,
+  parameterStatus,
+  parseComplete,
+  readyForQuery,
+} from '../protocol/backend-messages.js'
+import { type Frame, FrameReader } from '../protocol/frame-reader.js'
+import {
+  Backend,
+  CANCEL_REQUEST_CODE,
+  Frontend,
+  GSSENC_REQUEST_CODE,
+  MAX_STARTUP_PACKET_LENGTH,
+  PROTOCOL_3_0,
+  SSL_REQUEST_CODE,
+  TxStatus,
+} from '../protocol/message-codes.js'
+import {
+  readBind,
+  readCommandTag,
+  readCString,
+  readErrorFields,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
+  rowsFromTag,
+} from '../protocol/message-fields.js'
+import { MessageWriter } from '../protocol/message-writer.js'
+import type { StatementRecord, StatementSink } from '../telemetry/statement-record.js'
+import type { ServerConnection, ServerListener } from '../upstream/server-connection.js'
+import type { ServerPool } from '../upstream/server-pool.js'
+import { UpstreamError } from '../upstream/upstream-error.js'
+import type { CancelRegistry } from './cancel-registry.js'
+import { desiredSettings, settingsSql } from './session-settings.js'
+import { leavesSessionState } from './session-state.js'
+
+export interface SessionOptions {
+  auth: 'scram-sha-256' | 'md5' | 'trust'
+  poolMode: 'transaction' | 'session'
+  credentials: CredentialStore
+  pools: { get(database: string, user: string, secret: UpstreamSecret | undefined): ServerPool }
+  cancels: CancelRegistry
+  statements: StatementSink
+  tls: SecureContext | undefined
+  maxMessageBytes: number
+  loginTimeoutMs: number
+  log: Logger
+}
+
+/** What the proxy waits for from the server, one entry per client message that gets a response. */
+type Expect =
+  | { kind: 'parse'; serverName?: string; clientName?: string; swallow: boolean }
+  | { kind: 'bind' | 'close' | 'describe-portal' | 'sync' }
+  | { kind: 'describe-statement' }
+  | { kind: 'execute'; text: string; started: number; rows: number; bytes: number }
+  | { kind: 'query'; text: string; started: number; index: number; bytes: number; rows: number }
+  | { kind: 'function' }
+  | { kind: 'internal' }
+  | { kind: 'synthetic'; bytes: Buffer }
+
+interface ClientStatement {
+  serverName: string
+  query: string
+  /** The client's Parse, renamed to `serverName`, to send to a connection that lacks it. */
+  parse: Buffer
+}
+
+type Phase = 'startup' | 'sasl-initial' | 'sasl-final' | 'md5' | 'password' | 'connecting' | 'ready' | 'closed'
+
+// A mock verifier for unknown users, so the exchange runs to its end and fails like a wrong password.
+const mockVerifier = verifierFromPassword(randomBytes(16).toString('hex'))
+
+let sessions = 0
+
+/**
+ * One client connection: startup, TLS, authentication, then the query phase,
+ * where client messages go to a server connection borrowed from the pool for
+ * one transaction (or pinned for the session) and responses come back as
+ * bytes. Named prepared statements are renamed after their text so any server
+ * connection can serve them; the proxy prepares them where they are missing.
+ */
+export class ClientSession implements ServerListener {
+  readonly id = `c${++sessions}`
+  readonly cancelPid = randomInt(1, 2 ** 31 - 1)
+  readonly cancelKey = randomInt(0, 2 ** 31 - 1)
+  socket: Socket
+  #phase: Phase = 'startup'
+  #startupBuf: Buffer = Buffer.alloc(0)
+  readonly #reader: FrameReader
+  #params: Record<string, string> = {}
+  user = ''
+  database = ''
+  applicationName = ''
+  #credential: UserCredential | undefined
+  #scram: ScramServerExchange | undefined
+  #md5Salt: Buffer | undefined
+  #secret: UpstreamSecret | undefined
+  #pool: ServerPool | undefined
+  #settings = new Map<string, string>()
+
+  #server: ServerConnection | undefined
+  #acquiring = false
+  #pending: Frame[] = []
+  #queue: Expect[] = []
+  /** Extended-protocol messages were sent and their Sync has not: the server may not be released. */
+  #awaitingSync = false
+  #skipUntilSync = false
+  #pinned = false
+  #clientCopy = false
+  #poolWaitMs = 0
+  readonly #statements = new Map<string, ClientStatement>()
+  readonly #portals = new Map<string, string>()
+  #unnamedQuery = ''
+  #loginTimer: NodeJS.Timeout
+
+  constructor(
+    socket: Socket,
+    private readonly options: SessionOptions,
+  ) {
+    this.socket = socket
+    this.#reader = new FrameReader(options.maxMessageBytes)
+    socket.setNoDelay(true)
+    this.#listen(socket)
+    this.#loginTimer = setTimeout(() => {
+      this.#fatal({ severity: 'FATAL', code: '08006', message: 'canceling authentication due to timeout' })
+    }, options.loginTimeoutMs)
+  }
+
+  #listen(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('error', () => this.#onClientGone())
+    socket.on('close', () => this.#onClientGone())
+  }
+
+  // ─── Startup and authentication ──────────────────────────────────────────────
+
+  #onData(chunk: Buffer): void {
+    try {
+      if (this.#phase === 'startup') return this.#onStartupData(chunk)
+      const frames = this.#reader.push(chunk)
+      if (frames.length === 0) return
+      if (this.#phase === 'ready') return this.#onClientFrames(frames, performance.now())
+      // Sent ahead of ReadyForQuery while the proxy is still borrowing a connection: held until then.
+      if (this.#phase === 'connecting') return void this.#pending.push(...frames)
+      for (const frame of frames) this.#onAuthFrame(frame)
+    } catch (err) {
+      this.#protocolViolation(err)
+    }
+  }
+
+  #onStartupData(chunk: Buffer): void {
+    this.#startupBuf = Buffer.concat([this.#startupBuf, chunk])
+    while (this.#phase === 'startup' && this.#startupBuf.length >= 8) {
+      const length = this.#startupBuf.readInt32BE(0)
+      if (length < 8 || length > MAX_STARTUP_PACKET_LENGTH) {
+        return this.#fatal({ severity: 'FATAL', code: '08P01', message: 'invalid length of startup packet' })
+      }
+      if (this.#startupBuf.length < length) return
+      const packet = this.#startupBuf.subarray(0, length)
+      this.#startupBuf = this.#startupBuf.subarray(length)
+      const code = packet.readInt32BE(4)
+      if (code === SSL_REQUEST_CODE) {
+        if (this.#startupBuf.length > 0) {
+          // Bytes after an SSLRequest before the handshake could be injected in the clear (CVE-2021-23214).
+          return this.#fatal({ severity: 'FATAL', code: '08P01', message: 'received unencrypted data after SSL request' })
+        }
+        if (this.options.tls) return this.#upgradeToTls(this.options.tls)
+        this.socket.write('N')
+      } else if (code === GSSENC_REQUEST_CODE) {
+        this.socket.write('N')
+      } else if (code === CANCEL_REQUEST_CODE) {
+        if (length === 16) this.options.cancels.cancel(packet.readInt32BE(8), packet.readInt32BE(12))
+        this.#close()
+        return
+      } else if (code === PROTOCOL_3_0 || code >> 16 === 3) {
+        this.#onStartupMessage(packet)
+      } else {
+        return this.#fatal({
+          severity: 'FATAL',
+          code: '0A000',
+          message: `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0 to 3.0`,
+        })
+      }
+    }
+  }
+
+  #upgradeToTls(secureContext: SecureContext): void {
+    this.socket.removeAllListeners('data')
+    this.socket.removeAllListeners('error')
+    this.socket.removeAllListeners('close')
+    this.socket.write('S')
+    const tls = new TLSSocket(this.socket, { isServer: true, secureContext })
+    tls.setNoDelay(true)
+    this.socket = tls
+    this.#listen(tls)
+  }
+
+  #onStartupMessage(packet: Buffer): void {
+    let offset = 8
+    while (offset < packet.length && packet[offset] !== 0) {
+      const [name, afterName] = readCString(packet, offset)
+      const [value, afterValue] = readCString(packet, afterName)
+      this.#params[name] = value
+      offset = afterValue
+    }
+    this.user = this.#params.user ?? ''
+    if (!this.user) {
+      return this.#fatal({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' })
+    }
+    this.database = this.#params.database || this.user
+    this.applicationName = this.#params.application_name ?? ''
+    try {
+      this.#settings = desiredSettings(this.#params)
+    } catch (err) {
+      return this.#fatal({ severity: 'FATAL', code: '22023', message: (err as Error).message })
+    }
+    // Pre-auth bytes left over (pipelined startup) are handled as frames.
+    const rest = this.#startupBuf
+    this.#startupBuf = Buffer.alloc(0)
+    this.#phase = 'password'
+    void this.#authenticate().then(() => {
+      if (rest.length) this.#onData(rest)
+    })
+  }
+
+  async #authenticate(): Promise<void> {
+    try {
+      this.#credential = await this.options.credentials.lookup(this.user)
+    } catch (err) {
+      return this.#fatal({ severity: 'FATAL', code: '08006', message: `user lookup failed: ${(err as Error).message}` })
+    }
+    const c = this.#credential
+    if (this.options.auth === 'trust') {
+      this.#secret = c?.password ? { kind: 'password', password: c.password } : undefined
+      return this.#loggedIn()
+    }
+    if (this.options.auth === 'md5' && !c?.scram) {
+      this.#md5Salt = randomBytes(4)
+      this.#phase = 'md5'
+      this.socket.write(authenticationMD5(this.#md5Salt))
+      return
+    }
+    const verifier = c?.scram ?? (c?.password ? verifierFromPassword(c.password) : mockVerifier)
+    this.#scram = new ScramServerExchange(verifier)
+    this.#phase = 'sasl-initial'
+    this.socket.write(authenticationSASL([SCRAM_MECHANISM]))
+  }
+
+  #onAuthFrame(frame: Frame): void {
+    if (frame.type !== Frontend.Password || !['sasl-initial', 'sasl-final', 'md5'].includes(this.#phase)) {
+      if (frame.type === Frontend.Terminate) return this.#close()
+      return this.#fatal({
+        severity: 'FATAL',
+        code: '08P01',
+        message: `expected password response, got message type ${String.fromCharCode(frame.type)}`,
+      })
+    }
+    const body = frame.bytes
+    const failed = () =>
+      this.#fatal({ severity: 'FATAL', code: '28P01', message: `password authentication failed for user "${this.user}"` })
+    if (this.#phase === 'md5') {
+      const [answer] = readCString(body, 5)
+      const c = this.#credential
+      const verifier = c?.md5 ?? (c?.password ? md5Verifier(this.user, c.password) : undefined)
+      if (!verifier || !this.#md5Salt || md5Response(verifier, this.#md5Salt) !== answer) return failed()
+      this.#secret = c?.password ? { kind: 'password', password: c.password } : undefined
+      return void this.#loggedIn()
+    }
+    const scram = this.#scram as ScramServerExchange
+    if (this.#phase === 'sasl-initial') {
+      const [mechanism, after] = readCString(body, 5)
+      if (mechanism !== SCRAM_MECHANISM) {
+        return this.#fatal({ severity: 'FATAL', code: '08P01', message: `unsupported SASL mechanism "${mechanism}"` })
+      }
+      const length = body.readInt32BE(after)
+      const serverFirst = scram.start(body.toString('utf8', after + 4, after + 4 + Math.max(0, length)))
+      this.#phase = 'sasl-final'
+      this.socket.write(authenticationSASLContinue(serverFirst))
+      return
+    }
+    const serverFinal = this.#credential ? scram.finish(body.toString('utf8', 5)) : undefined
+    if (!serverFinal) return failed()
+    this.socket.write(authenticationSASLFinal(serverFinal))
+    const c = this.#credential as UserCredential
+    this.#secret = c.password
+      ? { kind: 'password', password: c.password }
+      : { kind: 'scram-client-key', clientKey: scram.clientKey as Buffer, serverKey: c.scram?.serverKey }
+    void this.#loggedIn()
+  }
+
+  /** Authenticated: check the database by borrowing a server connection, then report its settings. */
+  async #loggedIn(): Promise<void> {
+    this.#phase = 'connecting'
+    this.socket.write(authenticationOk())
+    this.#pool = this.options.pools.get(this.database, this.user, this.#secret)
+    let conn: ServerConnection
+    try {
+      conn = (await this.#pool.acquire()).conn
+    } catch (err) {
+      return this.#upstreamFailure(err)
+    }
+    try {
+      const sql = settingsSql(conn, this.#settings)
+      if (sql) await conn.run(sql)
+    } catch (err) {
+      this.#pool.release(conn)
+      return this.#upstreamFailure(err)
+    }
+    if ((this.#phase as Phase) === "closed") return this.#pool.release(conn)
+    clearTimeout(this.#loginTimer)
+    const w: Buffer[] = []
+    for (const [name, value] of conn.params) w.push(parameterStatus(name, value))
+    w.push(backendKeyData(this.cancelPid, this.cancelKey), readyForQuery(TxStatus.Idle))
+    this.socket.write(Buffer.concat(w))
+    this.options.cancels.register(this)
+    this.#phase = 'ready'
+    if (this.options.poolMode === 'session') {
+      this.#pinned = true
+      this.#assign(conn)
+    } else {
+      this.#pool.release(conn)
+    }
+    if (this.#pending.length) {
+      const early = this.#pending
+      this.#pending = []
+      this.#onClientFrames(early, performance.now())
+    }
+  }
+
+  #upstreamFailure(err: unknown): void {
+    if (err instanceof UpstreamError) {
+      this.socket.write(err.frame)
+      return this.#close()
+    }
+    if (isCairnError(err) && err.sqlstate) {
+      return this.#fatal({ severity: 'FATAL', code: err.sqlstate, message: err.message })
+    }
+    this.#fatal({ severity: 'FATAL', code: '08006', message: `could not connect to PostgreSQL: ${(err as Error).message}` })
+  }
+
+  // ─── Query phase: client → server ──────────────────────────────────────────
+
+  #onClientFrames(frames: Frame[], arrived: number): void {
+    if (this.#server) return this.#forward(frames, arrived)
+    if (frames.length === 1 && frames[0]?.type === Frontend.Terminate) return this.#close()
+    this.#pending.push(...frames)
+    if (this.#acquiring) return
+    this.#acquiring = true
+    const pool = this.#pool as ServerPool
+    pool.acquire().then(
+      ({ conn, waitMs }) => {
+        this.#acquiring = false
+        if (this.#phase === 'closed') return pool.release(conn)
+        this.#poolWaitMs = waitMs
+        this.#assign(conn)
+        const sql = settingsSql(conn, this.#settings)
+        if (sql) {
+          // Match this client's settings, pipelined ahead of its own messages; responses are swallowed.
+          this.#queue.push({ kind: 'internal' })
+          conn.write(new MessageWriter().cstring(sql).frame(Frontend.Query))
+        }
+        const pending = this.#pending
+        this.#pending = []
+        this.#forward(pending, arrived)
+      },
+      (err: unknown) => {
+        this.#acquiring = false
+        this.#pending = []
+        const fields: ErrorFields =
+          isCairnError(err) && err.sqlstate
+            ? { severity: 'ERROR', code: err.sqlstate, message: err.message }
+            : { severity: 'ERROR', code: '08006', message: `could not connect to PostgreSQL: ${(err as Error).message}` }
+        if (err instanceof UpstreamError) Object.assign(fields, { code: err.sqlstate, message: err.message })
+        // The statement fails; the client may go on (the next one tries again).
+        this.socket.write(Buffer.concat([errorResponse(fields), readyForQuery(TxStatus.Idle)]))
+      },
+    )
+  }
+
+  #assign(conn: ServerConnection): void {
+    this.#server = conn
+    conn.listener = this
+  }
+
+  #forward(frames: Frame[], arrived: number): void {
+    const server = this.#server as ServerConnection
+    const out: Buffer[] = []
+    for (const frame of frames) {
+      const { type, bytes } = frame
+      if (this.#skipUntilSync && type !== Frontend.Sync) continue
+      switch (type) {
+        case Frontend.Query: {
+          const text = readQuery(bytes)
+          this.#pinIf(text, server)
+          this.#queue.push({ kind: 'query', text, started: arrived, index: 0, bytes: 0, rows: 0 })
+          out.push(bytes)
+          break
+        }
+        case Frontend.Parse: {
+          this.#awaitingSync = true
+          const { name, query, typesOffset } = readParse(bytes)
+          this.#pinIf(query, server)
+          if (name === '') {
+            this.#unnamedQuery = query
+            this.#queue.push({ kind: 'parse', swallow: false })
+            out.push(bytes)
+            break
+          }
+          if (this.#statements.has(name)) {
+            this.#failUntilSync(out, { severity: 'ERROR', code: '42P05', message: `prepared statement "${name}" already exists` })
+            break
+          }
+          const types = bytes.subarray(typesOffset)
+          const serverName = `cairn_${createHash('sha1').update(query).update(types).digest('base64url')}`
+          const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
+          this.#statements.set(name, { serverName, query, parse })
+          if (server.prepared.has(serverName)) {
+            this.#queue.push({ kind: 'synthetic', bytes: parseComplete() })
+          } else {
+            server.prepared.add(serverName)
+            this.#queue.push({ kind: 'parse', serverName, clientName: name, swallow: false })
+            out.push(parse)
+          }
+          break
+        }
+        case Frontend.Bind: {
+          this.#awaitingSync = true
+          const { portal, statement, restOffset } = readBind(bytes)
+          if (statement === '') {
+            this.#portals.set(portal, this.#unnamedQuery)
+            this.#queue.push({ kind: 'bind' })
+            out.push(bytes)
+            break
+          }
+          const st = this.#ensurePrepared(statement, server, out)
+          if (!st) break
+          this.#portals.set(portal, st.query)
+          this.#queue.push({ kind: 'bind' })
+          out.push(
+            new MessageWriter().cstring(portal).cstring(st.serverName).bytes(bytes.subarray(restOffset)).frame(Frontend.Bind),
+          )
+          break
+        }
+        case Frontend.Describe: {
+          this.#awaitingSync = true
+          const { kind, name } = readTarget(bytes)
+          if (kind === 0x50 /* P */) {
+            this.#queue.push({ kind: 'describe-portal' })
+            out.push(bytes)
+          } else if (name === '') {
+            this.#queue.push({ kind: 'describe-statement' })
+            out.push(bytes)
+          } else {
+            const st = this.#ensurePrepared(name, server, out)
+            if (!st) break
+            this.#queue.push({ kind: 'describe-statement' })
+            out.push(new MessageWriter().byte(kind).cstring(st.serverName).frame(Frontend.Describe))
+          }
+          break
+        }
+        case Frontend.Execute: {
+          this.#awaitingSync = true
+          const { portal } = readExecute(bytes)
+          this.#queue.push({ kind: 'execute', text: this.#portals.get(portal) ?? '', started: arrived, rows: 0, bytes: 0 })
+          out.push(bytes)
+          break
+        }
+        case Frontend.Close: {
+          this.#awaitingSync = true
+          const { kind, name } = readTarget(bytes)
+          if (kind === 0x53 /* S */ && name !== '') {
+            // Shared on the server under its content name: forget the client's name, keep the server's.
+            this.#statements.delete(name)
+            this.#queue.push({ kind: 'synthetic', bytes: closeComplete() })
+          } else {
+            if (kind === 0x50) this.#portals.delete(name)
+            this.#queue.push({ kind: 'close' })
+            out.push(bytes)
+          }
+          break
+        }
+        case Frontend.Sync:
+          this.#skipUntilSync = false
+          this.#awaitingSync = false
+          this.#queue.push({ kind: 'sync' })
+          out.push(bytes)
+          break
+        case Frontend.Flush:
+          out.push(bytes)
+          break
+        case Frontend.CopyData:
+          out.push(bytes)
+          break
+        case Frontend.CopyDone:
+        case Frontend.CopyFail:
+          this.#clientCopy = false
+          out.push(bytes)
+          break
+        case Frontend.FunctionCall:
+          this.#queue.push({ kind: 'function' })
+          out.push(bytes)
+          break
+        case Frontend.Terminate:
+          this.#flush(server, out)
+          return this.#close()
+        default:
+          this.#flush(server, out)
+          return this.#protocolViolation(new Error(`invalid frontend message type ${type}`))
+      }
+    }
+    this.#flush(server, out)
+    this.#drainSynthetic()
+    this.#maybeRelease()
+  }
+
+  #flush(server: ServerConnection, out: Buffer[]): void {
+    if (out.length === 1) server.write(out[0] as Buffer)
+    else if (out.length > 1) server.write(Buffer.concat(out))
+  }
+
+  /** The client's statement, prepared on this server connection (the Parse is sent ahead when missing). */
+  #ensurePrepared(name: string, server: ServerConnection, out: Buffer[]): ClientStatement | undefined {
+    const st = this.#statements.get(name)
+    if (!st) {
+      this.#failUntilSync(out, { severity: 'ERROR', code: '26000', message: `prepared statement "${name}" does not exist` })
+      return undefined
+    }
+    if (!server.prepared.has(st.serverName)) {
+      server.prepared.add(st.serverName)
+      this.#queue.push({ kind: 'parse', serverName: st.serverName, swallow: true })
+      out.push(st.parse)
+    }
+    return st
+  }
+
+  /** Answers an error the proxy found itself and, as PostgreSQL does, ignores messages until Sync. */
+  #failUntilSync(_out: Buffer[], fields: ErrorFields): void {
+    this.#queue.push({ kind: 'synthetic', bytes: errorResponse(fields) })
+    this.#skipUntilSync = true
+  }
+
+  #pinIf(sql: string, server: ServerConnection): void {
+    if (this.#pinned || !leavesSessionState(sql)) return
+    this.#pinned = true
+    server.dirty = true
+    if (/\b(?:deallocate|discard)\b/i.test(sql)) server.prepared.clear()
+  }
+
+  // ─── Query phase: server → client ──────────────────────────────────────────
+
+  onServerFrames(frames: Frame[]): void {
+    const out: Buffer[] = []
+    let fatal = false
+    const now = performance.now()
+    for (const frame of frames) {
+      const { type, bytes } = frame
+      const head = this.#queue[0]
+      if (head?.kind === 'internal') {
+        if (type === Backend.ErrorResponse) {
+          const f = readErrorFields(bytes)
+          this.options.log.warn({ session: this.id, error: f.M }, 'could not apply client settings on a server connection')
+        }
+        if (type === Backend.ReadyForQuery) this.#queue.shift()
+        continue
+      }
+      if (type === Backend.NoticeResponse || type === Backend.NotificationResponse || type === Backend.ParameterStatus) {
+        out.push(bytes)
+        continue
+      }
+      if (!head) {
+        // Nothing asked for it: a FATAL before the server goes away, typically. Pass it on.
+        out.push(bytes)
+        if (type === Backend.ErrorResponse && readErrorFields(bytes).S === 'FATAL') fatal = true
+        continue
+      }
+      if (type === Backend.ErrorResponse) {
+        const fields = readErrorFields(bytes)
+        if (fields.S === 'FATAL' || fields.S === 'PANIC') fatal = true
+        out.push(bytes)
+        this.#onError(head, fields.C ?? 'XX000', now)
+        continue
+      }
+      switch (head.kind) {
+        case 'parse':
+          if (!head.swallow) out.push(bytes)
+          this.#queue.shift()
+          break
+        case 'bind':
+        case 'close':
+        case 'describe-portal':
+          out.push(bytes)
+          this.#queue.shift()
+          break
+        case 'describe-statement':
+          out.push(bytes)
+          if (type !== Backend.ParameterDescription) this.#queue.shift()
+          break
+        case 'execute':
+          out.push(bytes)
+          head.bytes += bytes.length
+          if (type === Backend.DataRow) head.rows++
+          else if (type === Backend.CopyInResponse) this.#clientCopy = true
+          else if (type === Backend.CommandComplete || type === Backend.PortalSuspended || type === Backend.EmptyQueryResponse) {
+            const rows = type === Backend.CommandComplete ? rowsFromTag(readCommandTag(bytes)) : head.rows
+            this.#record(head.text, head.started, now, rows, head.bytes)
+            this.#queue.shift()
+          }
+          break
+        case 'query':
+          out.push(bytes)
+          head.bytes += bytes.length
+          if (type === Backend.DataRow) head.rows++
+          else if (type === Backend.CopyInResponse) this.#clientCopy = true
+          else if (type === Backend.CommandComplete) {
+            this.#record(head.text, head.started, now, rowsFromTag(readCommandTag(bytes)), head.bytes, undefined, head.index)
+            head.index++
+            head.started = now
+            head.bytes = 0
+            head.rows = 0
+          } else if (type === Backend.ReadyForQuery) {
+            this.#queue.shift()
+          }
+          break
+        case 'function':
+        case 'sync':
+          out.push(bytes)
+          if (type === Backend.ReadyForQuery) this.#queue.shift()
+          break
+        case 'synthetic':
+          // Cannot be at the head when a server message arrives: synthetic answers are sent as soon as they are first.
+          out.push(bytes)
+          break
+      }
+      this.#drainSyntheticInto(out)
+    }
+    if (out.length === 1) this.socket.write(out[0] as Buffer)
+    else if (out.length > 1) this.socket.write(Buffer.concat(out))
+    if (fatal) {
+      // PostgreSQL ends the connection after a FATAL (pg_terminate_backend, shutdown): so does the proxy.
+      this.#server?.close()
+      return this.#close()
+    }
+    this.#maybeRelease()
+  }
+
+  #onError(head: Expect, sqlstate: string, now: number): void {
+    if (head.kind === 'query') {
+      this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, head.index)
+      head.index++
+      head.started = now
+      return // the ReadyForQuery that follows ends it
+    }
+    if (head.kind === 'function' || head.kind === 'sync') return
+    if (head.kind === 'execute') this.#record(head.text, head.started, now, 0, head.bytes, sqlstate)
+    this.#dropUntilSync()
+  }
+
+  /** After an error in the extended protocol the server skips everything up to Sync: so must the expectations. */
+  #dropUntilSync(): void {
+    const server = this.#server
+    while (this.#queue.length && this.#queue[0]?.kind !== 'sync') {
+      const e = this.#queue.shift() as Expect
+      if (e.kind === 'parse') {
+        if (e.serverName) server?.prepared.delete(e.serverName)
+        if (e.clientName) this.#statements.delete(e.clientName)
+      }
+    }
+  }
+
+  #drainSynthetic(): void {
+    const out: Buffer[] = []
+    this.#drainSyntheticInto(out)
+    if (out.length) this.socket.write(Buffer.concat(out))
+  }
+
+  #drainSyntheticInto(out: Buffer[]): void {
+    while (this.#queue[0]?.kind === 'synthetic') {
+      out.push((this.#queue.shift() as { bytes: Buffer }).bytes)
+    }
+  }
+
+  #record(
+    text: string,
+    started: number,
+    ended: number,
+    rows: number,
+    bytesOut: number,
+    sqlstate?: string,
+    index = 0,
+  ): void {
+    const record: StatementRecord = {
+      at: Date.now() - (ended - started),
+      sessionId: this.id,
+      database: this.database,
+      user: this.user,
+      applicationName: this.applicationName,
+      searchPath: this.#settings.get('search_path'),
+      text,
+      statementIndex: index,
+      durationMs: ended - started,
+      poolWaitMs: this.#poolWaitMs,
+      rows,
+      bytesOut,
+      sqlstate,
+    }
+    this.#poolWaitMs = 0
+    this.options.statements.record(record)
+  }
+
+  /** Back to the pool at the end of a transaction, unless pinned or something is still in flight. */
+  #maybeRelease(): void {
+    const server = this.#server
+    if (!server || this.#pinned || this.#queue.length || this.#awaitingSync || this.#clientCopy) return
+    if (server.txStatus !== TxStatus.Idle) return
+    this.#server = undefined
+    ;(this.#pool as ServerPool).release(server)
+  }
+
+  onServerClose(conn: ServerConnection): void {
+    if (this.#server !== conn) return
+    this.#server = undefined
+    const inTransaction = conn.txStatus !== TxStatus.Idle || this.#pinned
+    const waiting = this.#queue.filter((e) => e.kind === 'query' || e.kind === 'sync' || e.kind === 'function').length
+    this.#queue = []
+    this.#awaitingSync = false
+    this.#clientCopy = false
+    if (this.#phase !== 'ready') return
+    const message = 'server closed the connection unexpectedly'
+    if (inTransaction) {
+      // The client's transaction or session state is gone: telling it "idle" would let it commit half a transaction.
+      return this.#fatal({ severity: 'FATAL', code: '08006', message, detail: 'The transaction was lost.' })
+    }
+    if (waiting === 0) return
+    const w: Buffer[] = [errorResponse({ severity: 'ERROR', code: '08006', message })]
+    for (let i = 0; i < waiting; i++) w.push(readyForQuery(TxStatus.Idle))
+    this.socket.write(Buffer.concat(w))
+  }
+
+  // ─── Cancel and teardown ───────────────────────────────────────────────────
+
+  /** A CancelRequest with this session's key: cancel whatever its server connection runs now. */
+  cancel(): void {
+    if (this.#server && this.#queue.length) void this.#server.cancel()
+  }
+
+  #onClientGone(): void {
+    if (this.#phase === 'closed') return
+    this.#phase = 'closed'
+    clearTimeout(this.#loginTimer)
+    this.options.cancels.unregister(this)
+    const server = this.#server
+    this.#server = undefined
+    if (server && this.#pool) {
+      if (this.#queue.length || this.#awaitingSync || this.#clientCopy) {
+        // Gone mid-query: stop the work, and never hand this connection to anyone else.
+        void server.cancel()
+        server.dirty = true
+      }
+      if (this.#pinned) server.dirty = true
+      this.#pool.release(server)
+    }
+    // An ending socket still has a goodbye (an ErrorResponse) to flush; destroy it only if it lingers.
+    if (this.socket.writableEnded) setTimeout(() => this.socket.destroy(), 1000).unref()
+    else this.socket.destroy()
+  }
+
+  #protocolViolation(err: unknown): void {
+    this.#fatal({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${(err as Error).message}` })
+  }
+
+  #fatal(fields: ErrorFields): void {
+    if (this.#phase === 'closed') return
+    if (!this.socket.destroyed) this.socket.end(errorResponse(fields))
+    this.#onClientGone()
+  }
+
+  #close(): void {
+    if (!this.socket.destroyed) this.socket.end()
+    this.#onClientGone()
+  }
+
+  get pinned(): boolean {
+    return this.#pinned
+  }
+}
