@@ -8,6 +8,8 @@ export interface RunState {
   databaseMode: 'embedded' | 'external'
   cacheMode: 'memory' | 'redis'
   databaseUrl: string
+  /** Where clients connect: the proxy, with the same credentials as the database URL. */
+  proxyUrl: string
   httpUrl: string
 }
 

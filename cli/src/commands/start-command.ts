@@ -11,6 +11,7 @@ import {
   RedisCache,
   redactUrl,
 } from '@cairn/core'
+import { startProxyService } from '@cairn/proxy'
 import { migrationsDir } from '@cairn/sql'
 import { openDatabase } from '../open-database.js'
 import { removeRunState, writeRunState } from '../state-file.js'
@@ -72,6 +73,12 @@ export async function startCommand(logger: Logger): Promise<void> {
     const bus = new EventBus((err) => logger.error({ err }, 'bus subscriber failed'))
     stack.push({ name: 'bus', stop: async () => bus.complete() })
 
+    const proxyService = await startProxyService(config, db.url, bus, logger)
+    stack.push({ name: 'proxy', stop: () => proxyService.stop() })
+    const proxyUrl = new URL(db.url)
+    proxyUrl.hostname = config.host === '0.0.0.0' ? '127.0.0.1' : config.host
+    proxyUrl.port = String(proxyService.address.port)
+
     const http = createHttpServer({ logger, health: () => healthChecks(client, cache) })
     await http.listen({ host: config.host, port: config.httpPort })
     stack.push({ name: 'http', stop: () => http.close() })
@@ -83,10 +90,12 @@ export async function startCommand(logger: Logger): Promise<void> {
       databaseMode: db.mode,
       cacheMode: cache.kind,
       databaseUrl: db.url,
+      proxyUrl: proxyUrl.toString(),
       httpUrl,
     })
     logger.info(
       {
+        connect: redactUrl(proxyUrl.toString()),
         database: redactUrl(db.url),
         password: db.mode === 'embedded' ? `in ${join(config.dataDir, 'embedded-postgres.json')}` : undefined,
         health: `${httpUrl}/healthz`,
@@ -97,7 +106,7 @@ export async function startCommand(logger: Logger): Promise<void> {
     // On a terminal, the whole URL (with the embedded server's generated password) so psql works as pasted.
     if (process.stdout.isTTY) {
       process.stdout.write(
-        `\n  Cairn is ready.\n  SQL:     psql "${db.url}"\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n  Stop:    Ctrl-C\n\n`,
+        `\n  Cairn is ready.\n  SQL:     psql "${proxyUrl}"   (PostgreSQL itself: ${redactUrl(db.url)})\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n  Stop:    Ctrl-C\n\n`,
       )
     }
   } catch (err) {

@@ -14,6 +14,8 @@ const event = (): QueryEvent => ({
   relationsRead: ['gold.daily_sales'],
   relationsWritten: [],
   deterministic: true,
+  nondeterministicReasons: [],
+  columns: [],
   durationMs: 2,
   poolWaitMs: 0,
   rows: 1,

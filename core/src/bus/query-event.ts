@@ -13,9 +13,14 @@ export type QueryEvent = DeepReadonly<{
   fingerprint: string
   normalizedText: string
   kind: StatementKind
+  /** Schema-qualified, resolved through the session's search_path. */
   relationsRead: string[]
   relationsWritten: string[]
   deterministic: boolean
+  /** Why not deterministic: `calls now()`, `FOR UPDATE/SHARE`, `temporary table`… Empty when deterministic. */
+  nondeterministicReasons: string[]
+  /** Columns used in predicates, joins, GROUP BY and ORDER BY; `relation` is schema-qualified or null when unknown. */
+  columns: { relation: string | null; column: string; role: 'predicate' | 'join' | 'groupBy' | 'orderBy' }[]
   /** Wall time as seen by the proxy, from the first byte in to the last byte out. */
   durationMs: number
   poolWaitMs: number

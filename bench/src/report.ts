@@ -1,0 +1,164 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Machine } from './machine.js'
+import type { PgbenchResult, QueryMode } from './pgbench.js'
+
+export const TARGETS = ['direct', 'cairn', 'pgbouncer'] as const
+export type Target = (typeof TARGETS)[number]
+export const MODES: readonly QueryMode[] = ['simple', 'prepared']
+
+const TARGET_NAMES: Record<Target, string> = {
+  direct: 'PostgreSQL (direct)',
+  cairn: 'Cairn proxy',
+  pgbouncer: 'PgBouncer',
+}
+
+/** One pgbench run against one target. */
+export interface RunRecord {
+  round: number
+  target: Target
+  mode: QueryMode
+  result: PgbenchResult
+  /** CPU of the pooler process (Cairn's proxy or PgBouncer) during the run, in % of one core. */
+  poolerCpuPct: number | undefined
+  /** CPU of the whole machine during the run, in % of all cores. */
+  hostCpuPct: number
+}
+
+/** The medians of one target and mode over the rounds that succeeded. */
+export interface SummaryRow {
+  target: Target
+  mode: QueryMode
+  runs: number
+  ok: number
+  tps: number | undefined
+  latencyAvgMs: number | undefined
+  p95Ms: number | undefined
+  poolerCpuPct: number | undefined
+  /** Median TPS over direct PostgreSQL's, same mode. */
+  vsDirect: number | undefined
+  /** Cairn's median TPS over PgBouncer's, same mode (Cairn rows only). */
+  cairnVsPgbouncer: number | undefined
+  errors: string[]
+}
+
+export interface BenchReport {
+  date: string
+  command: string
+  settings: {
+    seconds: number
+    rounds: number
+    warmupSeconds: number
+    clients: number
+    threads: number
+    scale: number
+    samplingRate: number
+    poolSize: number
+    database: string
+  }
+  machine: Machine & { postgres: string; pgbouncer: string }
+  telemetry: { sink: string; records: number | undefined; proxiedTransactions: number }
+  summary: SummaryRow[]
+  runs: RunRecord[]
+}
+
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  const upper = sorted[mid] ?? 0
+  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? 0) + upper) / 2
+}
+
+function defined(values: readonly (number | undefined)[]): number[] {
+  return values.filter((v): v is number => v !== undefined)
+}
+
+export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
+  const rows: SummaryRow[] = []
+  for (const mode of MODES) {
+    for (const target of TARGETS) {
+      const mine = runs.filter((r) => r.target === target && r.mode === mode)
+      const ok = mine.filter((r) => r.result.ok)
+      rows.push({
+        target,
+        mode,
+        runs: mine.length,
+        ok: ok.length,
+        tps: median(defined(ok.map((r) => r.result.tps))),
+        latencyAvgMs: median(defined(ok.map((r) => r.result.latencyAvgMs))),
+        p95Ms: median(defined(ok.map((r) => r.result.p95Ms))),
+        poolerCpuPct: median(defined(ok.map((r) => r.poolerCpuPct))),
+        vsDirect: undefined,
+        cairnVsPgbouncer: undefined,
+        errors: [...new Set(mine.flatMap((r) => (r.result.error ? [r.result.error] : [])))],
+      })
+    }
+  }
+  const tps = (target: Target, mode: QueryMode) => rows.find((r) => r.target === target && r.mode === mode)?.tps
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined)
+  for (const row of rows) {
+    row.vsDirect = ratio(row.tps, tps('direct', row.mode))
+    if (row.target === 'cairn') row.cairnVsPgbouncer = ratio(row.tps, tps('pgbouncer', row.mode))
+  }
+  return rows
+}
+
+const fixed = (value: number | undefined, digits: number) => (value === undefined ? '–' : value.toFixed(digits))
+
+export function markdownTable(rows: readonly SummaryRow[]): string {
+  const lines = [
+    '| target | mode | median TPS | avg latency ms | p95 ms | TPS vs direct | TPS Cairn / PgBouncer | pooler CPU % | ok runs |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  for (const r of rows) {
+    const tps = r.tps === undefined ? 'failed' : r.tps.toFixed(0)
+    lines.push(
+      `| ${TARGET_NAMES[r.target]} | ${r.mode} | ${tps} | ${fixed(r.latencyAvgMs, 3)} | ${fixed(r.p95Ms, 3)} | ` +
+        `${fixed(r.vsDirect, 2)} | ${fixed(r.cairnVsPgbouncer, 2)} | ${fixed(r.poolerCpuPct, 0)} | ${r.ok}/${r.runs} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+export function markdownReport(report: BenchReport): string {
+  const { settings: s, machine: m } = report
+  const failures = report.summary.filter((r) => r.errors.length > 0)
+  const lines = [
+    `# Proxy benchmark, ${report.date}`,
+    '',
+    `\`${report.command}\``,
+    '',
+    `pgbench -S (select-only, built-in script) on a scale-${s.scale} database (\`${s.database}\`), ` +
+      `${s.clients} clients, ${s.threads} threads, ${s.seconds} s per run, ${s.rounds} round(s) run interleaved ` +
+      `(direct, Cairn, PgBouncer for simple, then the same for prepared), median per target and mode. ` +
+      `Both poolers: transaction mode, pool size ${s.poolSize}, SCRAM. p95 from pgbench's per-transaction log ` +
+      `(sampling rate ${s.samplingRate}). ${s.warmupSeconds} s warm-up per target before the first round, not counted.`,
+    '',
+    `Machine: ${m.nproc} × ${m.cpuModel} (nproc ${m.nproc}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; ` +
+      `PostgreSQL ${m.postgres}; PgBouncer ${m.pgbouncer}. pgbench, PostgreSQL and the pooler share these cores.`,
+    '',
+    markdownTable(report.summary),
+    '',
+    '"pooler CPU %" is the CPU time of the Cairn proxy or PgBouncer process over the run, in % of one core ' +
+      '(both are single-threaded, so near 100 means the pooler is CPU-bound).',
+    '',
+    `Telemetry: ${report.telemetry.sink}; ${report.telemetry.records ?? 'unknown'} statement records for ` +
+      `${report.telemetry.proxiedTransactions} pgbench transactions through the proxy (warm-up included).`,
+  ]
+  if (failures.length > 0) {
+    lines.push('', 'Failed runs:', '')
+    for (const r of failures) lines.push(`- ${TARGET_NAMES[r.target]}, ${r.mode}: ${r.errors.join(' / ')}`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** Writes `proxy-<stamp>.json` and `proxy-<stamp>.md` into `dir`; returns their paths. */
+export async function writeReport(dir: string, stamp: string, report: BenchReport): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const json = join(dir, `proxy-${stamp}.json`)
+  const md = join(dir, `proxy-${stamp}.md`)
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(md, markdownReport(report))
+  return [json, md]
+}

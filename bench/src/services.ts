@@ -1,0 +1,12 @@
+import { fileURLToPath } from 'node:url'
+import { runChecked } from './run-command.js'
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url))
+
+/** `scripts/services.sh up`: PostgreSQL 15 and Redis, started when not running; returns CAIRN_DATABASE_URL. */
+export async function servicesUp(): Promise<string> {
+  const out = await runChecked('bash', [SCRIPT, 'up'], { timeoutMs: 10 * 60_000 })
+  const url = /^export CAIRN_DATABASE_URL=(\S+)$/m.exec(out)?.[1]
+  if (!url) throw new Error(`scripts/services.sh up printed no CAIRN_DATABASE_URL:\n${out}`)
+  return url
+}
