@@ -102,7 +102,7 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult
       p95Ms: failed ? undefined : percentile(latencies, 0.95),
       transactions: summary.transactions,
       sampled: latencies.length,
-      error: failed ? pgbenchError(result.stdout, result.stderr, result.code, result.timedOut) : undefined,
+      error: failed ? pgbenchError(result.stdout, result.stderr, options.clients, result.timedOut) : undefined,
       exitCode: result.code,
     }
   } finally {
@@ -152,18 +152,25 @@ export function percentile(values: readonly number[], p: number): number | undef
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
 }
 
-/** pgbench's error lines, repeated ones (differing only in the client number) given once. */
-export function pgbenchError(stdout: string, stderr: string, code: number | null, timedOut: boolean): string {
+/**
+ * What went wrong, from pgbench's messages: each distinct server error once
+ * with how often it came, and how many clients aborted.
+ */
+export function pgbenchError(stdout: string, stderr: string, clients: number, timedOut: boolean): string {
   if (timedOut) return 'pgbench did not finish in time and was killed'
-  const distinct = new Map<string, string>()
+  const counts = new Map<string, number>()
+  let aborted = 0
   for (const raw of `${stderr}\n${stdout}`.split('\n')) {
     const line = raw.trim()
     if (!/error|fatal|abort/i.test(line)) continue
-    const key = line.replace(/\bclient \d+/g, 'client N').replace(/"[^"]*"/g, '""')
-    if (!distinct.has(key)) distinct.set(key, line)
+    if (/client \d+ script \d+ aborted/.test(line)) aborted++
+    // Two threads may write at once, so a line can start mid-message: the server's part is what counts.
+    const server = /\b(ERROR|FATAL|PANIC):\s+(.*)$/.exec(line)
+    const message = server ? `${server[1]}: ${server[2]}` : line.replace(/^(pgbench:\s*)+(error:\s*)?/, '')
+    counts.set(message, (counts.get(message) ?? 0) + 1)
   }
-  const lines = [...distinct.values()]
-  if (lines.length === 0) return `pgbench exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}`
-  const shown = lines.slice(0, 3).join(' | ')
-  return lines.length > 3 ? `${shown} | (${lines.length - 3} more distinct messages)` : shown
+  const parts = [...counts].map(([message, n]) => (n > 1 ? `${message} (×${n})` : message))
+  if (aborted > 0) parts.unshift(`${aborted} of ${clients} clients aborted`)
+  if (parts.length === 0) return `pgbench failed: ${stderr.trim().split('\n').slice(-3).join(' ') || 'no output'}`
+  return parts.join('; ')
 }

@@ -128,9 +128,7 @@ export async function startPgbouncer(binary: string, settings: PgbouncerSettings
     for (const file of [dir, ini, join(dir, 'userlist.txt')]) await chown(file, uid, gid)
     await chmod(dir, 0o700)
   }
-  const [command, args] = asRoot
-    ? ['runuser', ['-u', 'postgres', '--', binary, '-d', ini]]
-    : [binary, ['-d', ini]]
+  const [command, args] = asRoot ? ['runuser', ['-u', 'postgres', '--', binary, '-d', ini]] : [binary, ['-d', ini]]
   const started = await runCommand(command, args as string[], { timeoutMs: 15_000 })
   if (started.code !== 0) {
     await rm(dir, { recursive: true, force: true })

@@ -35,6 +35,8 @@ export interface SummaryRow {
   latencyAvgMs: number | undefined
   p95Ms: number | undefined
   poolerCpuPct: number | undefined
+  /** Pooler CPU time per transaction, in µs: what the pooler costs on a machine whose cores are all busy. */
+  poolerCpuUsPerTx: number | undefined
   /** Median TPS over direct PostgreSQL's, same mode. */
   vsDirect: number | undefined
   /** Cairn's median TPS over PgBouncer's, same mode (Cairn rows only). */
@@ -89,6 +91,9 @@ export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
         latencyAvgMs: median(defined(ok.map((r) => r.result.latencyAvgMs))),
         p95Ms: median(defined(ok.map((r) => r.result.p95Ms))),
         poolerCpuPct: median(defined(ok.map((r) => r.poolerCpuPct))),
+        poolerCpuUsPerTx: median(
+          defined(ok.map((r) => (r.poolerCpuPct && r.result.tps ? (r.poolerCpuPct * 1e4) / r.result.tps : undefined))),
+        ),
         vsDirect: undefined,
         cairnVsPgbouncer: undefined,
         errors: [...new Set(mine.flatMap((r) => (r.result.error ? [r.result.error] : [])))],
@@ -108,17 +113,23 @@ const fixed = (value: number | undefined, digits: number) => (value === undefine
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| target | mode | median TPS | avg latency ms | p95 ms | TPS vs direct | TPS Cairn / PgBouncer | pooler CPU % | ok runs |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | mode | median TPS | avg latency ms | p95 ms | TPS vs direct | TPS Cairn / PgBouncer | pooler CPU % | pooler CPU µs/tx | ok runs |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of rows) {
     const tps = r.tps === undefined ? 'failed' : r.tps.toFixed(0)
     lines.push(
       `| ${TARGET_NAMES[r.target]} | ${r.mode} | ${tps} | ${fixed(r.latencyAvgMs, 3)} | ${fixed(r.p95Ms, 3)} | ` +
-        `${fixed(r.vsDirect, 2)} | ${fixed(r.cairnVsPgbouncer, 2)} | ${fixed(r.poolerCpuPct, 0)} | ${r.ok}/${r.runs} |`,
+        `${fixed(r.vsDirect, 2)} | ${fixed(r.cairnVsPgbouncer, 2)} | ${fixed(r.poolerCpuPct, 0)} | ${fixed(r.poolerCpuUsPerTx, 0)} | ${r.ok}/${r.runs} |`,
     )
   }
   return lines.join('\n')
+}
+
+function hostCpuRange(runs: readonly RunRecord[]): string {
+  if (runs.length === 0) return '–'
+  const values = runs.map((r) => r.hostCpuPct)
+  return `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)} %`
 }
 
 export function markdownReport(report: BenchReport): string {
@@ -141,7 +152,10 @@ export function markdownReport(report: BenchReport): string {
     markdownTable(report.summary),
     '',
     '"pooler CPU %" is the CPU time of the Cairn proxy or PgBouncer process over the run, in % of one core ' +
-      '(both are single-threaded, so near 100 means the pooler is CPU-bound).',
+      '(both are single-threaded, so near 100 means the pooler is CPU-bound); "pooler CPU µs/tx" divides it by the ' +
+      'TPS. Machine-wide CPU use per run is in the JSON (`runs[].hostCpuPct`).',
+    '',
+    `Whole machine CPU busy during the runs: ${hostCpuRange(report.runs)}.`,
     '',
     `Telemetry: ${report.telemetry.sink}; ${report.telemetry.records ?? 'unknown'} statement records for ` +
       `${report.telemetry.proxiedTransactions} pgbench transactions through the proxy (warm-up included).`,

@@ -18,7 +18,11 @@ export interface CommandOptions {
 }
 
 /** Runs a program to its end and collects its output; never throws for a non-zero exit. */
-export function runCommand(command: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       env: options.env ?? process.env,
@@ -56,7 +60,11 @@ export function runCommand(command: string, args: readonly string[], options: Co
 }
 
 /** Like runCommand, but a non-zero exit is an error carrying the program's output. */
-export async function runChecked(command: string, args: readonly string[], options: CommandOptions = {}): Promise<string> {
+export async function runChecked(
+  command: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<string> {
   const result = await runCommand(command, args, options)
   if (result.code !== 0) {
     const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-10).join('\n')

@@ -86,7 +86,10 @@ export class ProxyServer {
       this.#server.listen(this.options.port, this.options.host, () => {
         this.#server.off('error', reject)
         const address = this.#server.address()
-        resolve({ host: this.options.host, port: typeof address === 'object' && address ? address.port : this.options.port })
+        resolve({
+          host: this.options.host,
+          port: typeof address === 'object' && address ? address.port : this.options.port,
+        })
       })
     })
   }

@@ -21,7 +21,12 @@ const CATALOG_SQL = `SELECT n.nspname AS schema, c.relname AS name FROM pg_class
  * up in PostgreSQL (or a users file), telemetry analysed off the hot path,
  * published on the bus and persisted to cairn_meta.query_events.
  */
-export async function startProxyService(config: CairnConfig, databaseUrl: string, bus: EventBus, log: Logger): Promise<ProxyService> {
+export async function startProxyService(
+  config: CairnConfig,
+  databaseUrl: string,
+  bus: EventBus,
+  log: Logger,
+): Promise<ProxyService> {
   const proxyLog = log.child({ component: 'proxy' })
   const opened: pg.Client[] = []
   const open = async (name: string) => {
@@ -33,11 +38,16 @@ export async function startProxyService(config: CairnConfig, databaseUrl: string
   await loadSqlParser()
   const catalog = await open('catalog')
   const resolver = new RelationResolver()
-  const refreshCatalog = async () => resolver.load((await catalog.query<{ schema: string; name: string }>(CATALOG_SQL)).rows)
+  const refreshCatalog = async () =>
+    resolver.load((await catalog.query<{ schema: string; name: string }>(CATALOG_SQL)).rows)
   await refreshCatalog()
   const catalogTimer = setInterval(() => void refreshCatalog().catch(() => {}), 30_000).unref()
 
-  const writer = new QueryEventWriter({ client: await open('telemetry'), log: proxyLog, retentionDays: config.telemetryRetentionDays })
+  const writer = new QueryEventWriter({
+    client: await open('telemetry'),
+    log: proxyLog,
+    retentionDays: config.telemetryRetentionDays,
+  })
   await writer.start()
   const statements = new TelemetryPipeline({ bus, resolver, log: proxyLog, onEvent: (e) => writer.add(e) })
 

@@ -54,7 +54,10 @@ export function normalizeSql(sql: string): NormalizedSql {
       }
       continue
     }
-    if (c === "'" || ((c === 'E' || c === 'e' || c === 'B' || c === 'b' || c === 'X' || c === 'x') && sql[i + 1] === "'")) {
+    if (
+      c === "'" ||
+      ((c === 'E' || c === 'e' || c === 'B' || c === 'b' || c === 'X' || c === 'x') && sql[i + 1] === "'")
+    ) {
       const backslash = c === 'E' || c === 'e'
       i += c === "'" ? 1 : 2
       while (i < n) {
@@ -142,9 +145,32 @@ export function normalizeSql(sql: string): NormalizedSql {
 
 /** A `-` right after these starts a negative literal, not a subtraction. */
 function isOperandStart(prev: string | undefined): boolean {
-  return prev === undefined || prev === '(' || prev === ',' || prev === '=' || prev === '<' || prev === '>' || /^[a-z]+$/.test(prev) && KEYWORDS_BEFORE_VALUE.has(prev)
+  return (
+    prev === undefined ||
+    prev === '(' ||
+    prev === ',' ||
+    prev === '=' ||
+    prev === '<' ||
+    prev === '>' ||
+    (/^[a-z]+$/.test(prev) && KEYWORDS_BEFORE_VALUE.has(prev))
+  )
 }
-const KEYWORDS_BEFORE_VALUE = new Set(['select', 'where', 'and', 'or', 'then', 'else', 'when', 'in', 'values', 'limit', 'offset', 'between', 'return', 'by'])
+const KEYWORDS_BEFORE_VALUE = new Set([
+  'select',
+  'where',
+  'and',
+  'or',
+  'then',
+  'else',
+  'when',
+  'in',
+  'values',
+  'limit',
+  'offset',
+  'between',
+  'return',
+  'by',
+])
 
 /** True when the literal before a comma is part of a list of literals that started right after `IN (`. */
 function lastListStart(out: readonly string[], literal: readonly boolean[]): boolean {
@@ -158,9 +184,36 @@ function lastListStart(out: readonly string[], literal: readonly boolean[]): boo
 }
 
 function needsSpace(prev: string, t: string): boolean {
-  if (t === ',' || t === ')' || t === ';' || t === '.' || prev === '(' || prev === '.' || t === '::' || prev === '::') return false
+  if (t === ',' || t === ')' || t === ';' || t === '.' || prev === '(' || prev === '.' || t === '::' || prev === '::')
+    return false
   if (t === '(' && /^[a-z_"]/.test(prev) && !SPACE_BEFORE_PAREN.has(prev)) return false
   if (t === '[' || t === ']' || prev === '[') return false
   return true
 }
-const SPACE_BEFORE_PAREN = new Set(['in', 'and', 'or', 'not', 'as', 'from', 'join', 'where', 'on', 'select', 'values', 'exists', 'using', 'over', 'filter', 'within', 'union', 'all', 'any', 'some', 'by', 'when', 'then', 'else', 'with'])
+const SPACE_BEFORE_PAREN = new Set([
+  'in',
+  'and',
+  'or',
+  'not',
+  'as',
+  'from',
+  'join',
+  'where',
+  'on',
+  'select',
+  'values',
+  'exists',
+  'using',
+  'over',
+  'filter',
+  'within',
+  'union',
+  'all',
+  'any',
+  'some',
+  'by',
+  'when',
+  'then',
+  'else',
+  'with',
+])

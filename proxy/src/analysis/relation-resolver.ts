@@ -4,11 +4,13 @@ import type { RelationRef } from './analyze-sql.js'
  * Qualifies relation names as PostgreSQL would: an unqualified name is the
  * first schema on the session's search_path (pg_catalog implicitly first) that
  * has a relation of that name. Works from a snapshot of pg_class, refreshed by
- * the owner; a name not in the snapshot goes to the first explicit schema.
+ * the owner; a name not in the snapshot (created since) goes to the first
+ * schema on the path that exists, else `public`.
  */
 export class RelationResolver {
   /** relation name → schemas that have one of that name */
   #schemasByName = new Map<string, Set<string>>()
+  #schemas = new Set<string>()
 
   /** Replaces the snapshot with (schema, name) pairs, e.g. from pg_class. */
   load(rows: readonly { schema: string; name: string }[]): void {
@@ -19,6 +21,7 @@ export class RelationResolver {
       set.add(schema)
     }
     this.#schemasByName = next
+    this.#schemas = new Set(rows.map((r) => r.schema))
   }
 
   resolve(ref: RelationRef, searchPath: string | undefined, user: string): string {
@@ -28,7 +31,7 @@ export class RelationResolver {
     if (schemas) {
       for (const schema of ['pg_catalog', ...path]) if (schemas.has(schema)) return `${schema}.${ref.name}`
     }
-    return `${path[0] ?? 'public'}.${ref.name}`
+    return `${path.find((s) => this.#schemas.has(s)) ?? 'public'}.${ref.name}`
   }
 }
 

@@ -178,7 +178,11 @@ export class ClientSession implements ServerListener {
       if (code === SSL_REQUEST_CODE) {
         if (this.#startupBuf.length > 0) {
           // Bytes after an SSLRequest before the handshake could be injected in the clear (CVE-2021-23214).
-          return this.#fatal({ severity: 'FATAL', code: '08P01', message: 'received unencrypted data after SSL request' })
+          return this.#fatal({
+            severity: 'FATAL',
+            code: '08P01',
+            message: 'received unencrypted data after SSL request',
+          })
         }
         if (this.options.tls) return this.#upgradeToTls(this.options.tls)
         this.socket.write('N')
@@ -221,7 +225,11 @@ export class ClientSession implements ServerListener {
     }
     this.user = this.#params.user ?? ''
     if (!this.user) {
-      return this.#fatal({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' })
+      return this.#fatal({
+        severity: 'FATAL',
+        code: '28000',
+        message: 'no PostgreSQL user name specified in startup packet',
+      })
     }
     this.database = this.#params.database || this.user
     this.applicationName = this.#params.application_name ?? ''
@@ -273,7 +281,11 @@ export class ClientSession implements ServerListener {
     }
     const body = frame.bytes
     const failed = () =>
-      this.#fatal({ severity: 'FATAL', code: '28P01', message: `password authentication failed for user "${this.user}"` })
+      this.#fatal({
+        severity: 'FATAL',
+        code: '28P01',
+        message: `password authentication failed for user "${this.user}"`,
+      })
     if (this.#phase === 'md5') {
       const [answer] = readCString(body, 5)
       const c = this.#credential
@@ -322,7 +334,7 @@ export class ClientSession implements ServerListener {
       this.#pool.release(conn)
       return this.#upstreamFailure(err)
     }
-    if ((this.#phase as Phase) === "closed") return this.#pool.release(conn)
+    if ((this.#phase as Phase) === 'closed') return this.#pool.release(conn)
     clearTimeout(this.#loginTimer)
     const w: Buffer[] = []
     for (const [name, value] of conn.params) w.push(parameterStatus(name, value))
@@ -351,7 +363,11 @@ export class ClientSession implements ServerListener {
     if (isCairnError(err) && err.sqlstate) {
       return this.#fatal({ severity: 'FATAL', code: err.sqlstate, message: err.message })
     }
-    this.#fatal({ severity: 'FATAL', code: '08006', message: `could not connect to PostgreSQL: ${(err as Error).message}` })
+    this.#fatal({
+      severity: 'FATAL',
+      code: '08006',
+      message: `could not connect to PostgreSQL: ${(err as Error).message}`,
+    })
   }
 
   // ─── Query phase: client → server ──────────────────────────────────────────
@@ -385,7 +401,11 @@ export class ClientSession implements ServerListener {
         const fields: ErrorFields =
           isCairnError(err) && err.sqlstate
             ? { severity: 'ERROR', code: err.sqlstate, message: err.message }
-            : { severity: 'ERROR', code: '08006', message: `could not connect to PostgreSQL: ${(err as Error).message}` }
+            : {
+                severity: 'ERROR',
+                code: '08006',
+                message: `could not connect to PostgreSQL: ${(err as Error).message}`,
+              }
         if (err instanceof UpstreamError) Object.assign(fields, { code: err.sqlstate, message: err.message })
         // The statement fails; the client may go on (the next one tries again).
         this.socket.write(Buffer.concat([errorResponse(fields), readyForQuery(TxStatus.Idle)]))
@@ -423,7 +443,11 @@ export class ClientSession implements ServerListener {
             break
           }
           if (this.#statements.has(name)) {
-            this.#failUntilSync(out, { severity: 'ERROR', code: '42P05', message: `prepared statement "${name}" already exists` })
+            this.#failUntilSync(out, {
+              severity: 'ERROR',
+              code: '42P05',
+              message: `prepared statement "${name}" already exists`,
+            })
             break
           }
           const types = bytes.subarray(typesOffset)
@@ -453,7 +477,11 @@ export class ClientSession implements ServerListener {
           this.#portals.set(portal, st.query)
           this.#queue.push({ kind: 'bind' })
           out.push(
-            new MessageWriter().cstring(portal).cstring(st.serverName).bytes(bytes.subarray(restOffset)).frame(Frontend.Bind),
+            new MessageWriter()
+              .cstring(portal)
+              .cstring(st.serverName)
+              .bytes(bytes.subarray(restOffset))
+              .frame(Frontend.Bind),
           )
           break
         }
@@ -477,7 +505,13 @@ export class ClientSession implements ServerListener {
         case Frontend.Execute: {
           this.#awaitingSync = true
           const { portal } = readExecute(bytes)
-          this.#queue.push({ kind: 'execute', text: this.#portals.get(portal) ?? '', started: arrived, rows: 0, bytes: 0 })
+          this.#queue.push({
+            kind: 'execute',
+            text: this.#portals.get(portal) ?? '',
+            started: arrived,
+            rows: 0,
+            bytes: 0,
+          })
           out.push(bytes)
           break
         }
@@ -538,7 +572,11 @@ export class ClientSession implements ServerListener {
   #ensurePrepared(name: string, server: ServerConnection, out: Buffer[]): ClientStatement | undefined {
     const st = this.#statements.get(name)
     if (!st) {
-      this.#failUntilSync(out, { severity: 'ERROR', code: '26000', message: `prepared statement "${name}" does not exist` })
+      this.#failUntilSync(out, {
+        severity: 'ERROR',
+        code: '26000',
+        message: `prepared statement "${name}" does not exist`,
+      })
       return undefined
     }
     if (!server.prepared.has(st.serverName)) {
@@ -574,12 +612,19 @@ export class ClientSession implements ServerListener {
       if (head?.kind === 'internal') {
         if (type === Backend.ErrorResponse) {
           const f = readErrorFields(bytes)
-          this.options.log.warn({ session: this.id, error: f.M }, 'could not apply client settings on a server connection')
+          this.options.log.warn(
+            { session: this.id, error: f.M },
+            'could not apply client settings on a server connection',
+          )
         }
         if (type === Backend.ReadyForQuery) this.#queue.shift()
         continue
       }
-      if (type === Backend.NoticeResponse || type === Backend.NotificationResponse || type === Backend.ParameterStatus) {
+      if (
+        type === Backend.NoticeResponse ||
+        type === Backend.NotificationResponse ||
+        type === Backend.ParameterStatus
+      ) {
         out.push(bytes)
         continue
       }
@@ -616,7 +661,11 @@ export class ClientSession implements ServerListener {
           head.bytes += bytes.length
           if (type === Backend.DataRow) head.rows++
           else if (type === Backend.CopyInResponse) this.#clientCopy = true
-          else if (type === Backend.CommandComplete || type === Backend.PortalSuspended || type === Backend.EmptyQueryResponse) {
+          else if (
+            type === Backend.CommandComplete ||
+            type === Backend.PortalSuspended ||
+            type === Backend.EmptyQueryResponse
+          ) {
             const rows = type === Backend.CommandComplete ? rowsFromTag(readCommandTag(bytes)) : head.rows
             this.#record(head.text, head.started, now, rows, head.bytes)
             this.#queue.shift()
@@ -628,7 +677,15 @@ export class ClientSession implements ServerListener {
           if (type === Backend.DataRow) head.rows++
           else if (type === Backend.CopyInResponse) this.#clientCopy = true
           else if (type === Backend.CommandComplete) {
-            this.#record(head.text, head.started, now, rowsFromTag(readCommandTag(bytes)), head.bytes, undefined, head.index)
+            this.#record(
+              head.text,
+              head.started,
+              now,
+              rowsFromTag(readCommandTag(bytes)),
+              head.bytes,
+              undefined,
+              head.index,
+            )
             head.index++
             head.started = now
             head.bytes = 0
@@ -653,7 +710,12 @@ export class ClientSession implements ServerListener {
     else if (out.length > 1) this.socket.write(Buffer.concat(out))
     if (fatal) {
       // PostgreSQL ends the connection after a FATAL (pg_terminate_backend, shutdown): so does the proxy.
-      this.#server?.close()
+      const server = this.#server
+      this.#server = undefined
+      if (server) {
+        server.listener = undefined
+        server.close()
+      }
       return this.#close()
     }
     this.#maybeRelease()

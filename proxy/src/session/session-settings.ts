@@ -42,7 +42,8 @@ export function settingsSql(conn: ServerConnection, desired: ReadonlyMap<string,
   for (const [name, value] of desired) {
     const current = conn.overrides.get(name) ?? reported(conn, name)
     if (current !== undefined && current.toLowerCase() === value.toLowerCase()) continue
-    statements.push(`SET ${quoteIdent(name)} = ${quoteLiteral(value)}`)
+    // set_config takes the value as a startup parameter or the config file would (`a,b` stays a list).
+    statements.push(`SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false)`)
     conn.overrides.set(name, value)
   }
   for (const name of [...conn.overrides.keys()]) {

@@ -13,7 +13,8 @@
  */
 const STATEMENT =
   /(?:^|;)\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*(?:set\s+(?!local\b|transaction\b|constraints\b)|reset\b|listen\b|unlisten\b|prepare\b|deallocate\b|discard\b|load\b|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b|create\s+unlogged\s+table\b(?=[\s\S]*\bpg_temp\b)|declare\b[^;]*\bwith\s+hold\b)/i
-const FUNCTION = /\b(?:pg_backend_pid|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_try_advisory_lock_shared|set_config|dblink_connect)\s*\(/i
+const FUNCTION =
+  /\b(?:pg_backend_pid|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_try_advisory_lock_shared|set_config|dblink_connect)\s*\(/i
 
 export function leavesSessionState(sql: string): boolean {
   return STATEMENT.test(sql) || FUNCTION.test(sql)

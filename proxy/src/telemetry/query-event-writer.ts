@@ -16,7 +16,10 @@ const dropped = counter({
   name: 'cairn_proxy_telemetry_persist_dropped_total',
   help: 'Query events not persisted because the write buffer was full',
 })
-const persisted = counter({ name: 'cairn_proxy_query_events_persisted_total', help: 'Query events written to cairn_meta' })
+const persisted = counter({
+  name: 'cairn_proxy_query_events_persisted_total',
+  help: 'Query events written to cairn_meta',
+})
 
 /**
  * Persists query events to cairn_meta.query_events in batches (one INSERT …
@@ -42,7 +45,9 @@ export class QueryEventWriter {
 
   async maintainPartitions(): Promise<void> {
     try {
-      await this.options.client.query('SELECT cairn_meta.maintain_query_event_partitions(2, $1)', [this.options.retentionDays])
+      await this.options.client.query('SELECT cairn_meta.maintain_query_event_partitions(2, $1)', [
+        this.options.retentionDays,
+      ])
     } catch (err) {
       this.options.log.warn({ err }, 'could not maintain query event partitions')
     }

@@ -131,7 +131,11 @@ export class TelemetryPipeline implements StatementSink {
       relationsWritten: a.relationsWritten.map(resolve),
       deterministic: a.deterministic,
       nondeterministicReasons: [...a.nondeterministicReasons],
-      columns: a.columns.map((c) => ({ relation: c.relation ? resolve(c.relation) : null, column: c.column, role: c.role })),
+      columns: a.columns.map((c) => ({
+        relation: c.relation ? resolve(c.relation) : null,
+        column: c.column,
+        role: c.role,
+      })),
       durationMs: r.durationMs,
       poolWaitMs: r.poolWaitMs,
       rows: r.rows,

@@ -1,5 +1,5 @@
 import type { UpstreamSecret } from '../auth/scram.js'
-import { ServerPool, type PoolSettings } from './server-pool.js'
+import { type PoolSettings, ServerPool } from './server-pool.js'
 
 export interface UpstreamAddress {
   host: string

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { serialize } from 'pg-protocol'
-import { type UpstreamSecret, ScramClientExchange } from '../auth/scram.js'
 import { md5Response, md5Verifier } from '../auth/md5.js'
+import { ScramClientExchange, type UpstreamSecret } from '../auth/scram.js'
 import { type Frame, FrameReader } from '../protocol/frame-reader.js'
 import { Auth, Backend, TxStatus } from '../protocol/message-codes.js'
 import { readCString } from '../protocol/message-fields.js'
@@ -83,7 +83,9 @@ export class ServerConnection {
             if (!secret) return fail(new Error(`PostgreSQL asks for a password for "${target.user}" and none is known`))
             if (code === Auth.CleartextPassword || code === Auth.MD5Password) {
               if (secret.kind !== 'password') {
-                return fail(new Error('PostgreSQL asks for a password, but only a SCRAM key is known; use SCRAM upstream'))
+                return fail(
+                  new Error('PostgreSQL asks for a password, but only a SCRAM key is known; use SCRAM upstream'),
+                )
               }
               socket.write(
                 serialize.password(
