@@ -84,7 +84,7 @@ java_deps() {
   need javac "a JDK >= 17 (javac)"
   need mvn "Maven >= 3.6.3"
   local want
-  want="$(javac -version 2>&1) $(cd "$SRC/java" && find pom.xml src -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)"
+  want="$(readlink -f "$(command -v javac)") $(cd "$SRC/java" && find pom.xml src -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)"
   if stamp_ok java "$want" && [ -f "$DIR/compat.jar" ]; then
     say "java: compat.jar is current"
     return

@@ -16,9 +16,9 @@ export class RelationResolver {
   load(rows: readonly { schema: string; name: string }[]): void {
     const next = new Map<string, Set<string>>()
     for (const { schema, name } of rows) {
-      let set = next.get(name)
-      if (!set) next.set(name, (set = new Set()))
+      const set = next.get(name) ?? new Set<string>()
       set.add(schema)
+      next.set(name, set)
     }
     this.#schemasByName = next
     this.#schemas = new Set(rows.map((r) => r.schema))
