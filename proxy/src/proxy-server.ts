@@ -34,6 +34,8 @@ const clientConnections = gauge({ name: 'cairn_proxy_client_connections', help: 
 export class ProxyServer {
   readonly #server: Server
   readonly #sessions = new Set<ClientSession>()
+  /** Every accepted socket, sessions or not, so close() can end them all. */
+  readonly #sockets = new Set<Socket>()
   readonly pools: PoolRegistry
   readonly #cancels = new CancelRegistry()
   readonly #tls: SecureContext | undefined
@@ -56,6 +58,8 @@ export class ProxyServer {
   }
 
   #accept(socket: Socket, maxMessageBytes: number): void {
+    this.#sockets.add(socket)
+    socket.once('close', () => this.#sockets.delete(socket))
     if (this.#sessions.size >= this.options.maxClients) {
       socket.end(errorResponse({ severity: 'FATAL', code: '53300', message: 'sorry, too many clients already' }))
       return
@@ -102,6 +106,7 @@ export class ProxyServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     for (const session of this.#sessions) session.socket.destroy()
+    for (const socket of this.#sockets) socket.destroy()
     this.pools.close()
     await closed
   }

@@ -28,9 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Callable, Iterator
 from uuid import UUID
 
 import psycopg
@@ -79,8 +79,8 @@ def rand() -> str:
     return secrets.token_hex(4)
 
 
-def one(conn: psycopg.Connection, query: str | sql.Composable, params: tuple = ()) -> object:
-    """The single value of a single-row, single-column query."""
+def one(conn: psycopg.Connection, query: str | sql.Composable, params: tuple | None = None) -> object:
+    """The single value of a single-row, single-column query (simple protocol when no params)."""
     row = conn.execute(query, params).fetchone()
     expect(row is not None, f"no row from {query!r}")
     return row[0]
@@ -126,7 +126,9 @@ def wire_trace(conn: psycopg.Connection) -> Iterator[list[str]]:
     """
     lines: list[str] = []
     with tempfile.TemporaryFile() as f:
-        conn.pgconn.trace(f.fileno())
+        # psycopg fdopen()s the descriptor and never closes that stream (untrace only flushes it):
+        # hand it a duplicate so the stream never points at a descriptor closed or reused later.
+        conn.pgconn.trace(os.dup(f.fileno()))
         conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
         try:
             yield lines
@@ -225,7 +227,9 @@ def prepared_reuse_across_tx(s: Scenario) -> str:
         1,
         "pg_prepared_statements rows for it",
     )
-    return f"statement {name!r} parsed once, bound {len(values)} times in {len(values)} transactions; x*2 right each time"
+    return (
+        f"statement {name!r} parsed once, bound {len(values)} times in {len(values)} transactions; x*2 right each time"
+    )
 
 
 def binary_results(s: Scenario) -> str:
@@ -266,23 +270,20 @@ def portal_row_limit(s: Scenario) -> str:
     name = f"compat_cur_{rand()}"
     batches: list[int] = []
     total = 0
-    with wire_trace(conn) as trace, conn.transaction():
-        with conn.cursor(name=name) as cur:
-            cur.itersize = 100
-            cur.execute("select generate_series(1, 1000)")
-            open_cursors = [r[0] for r in conn.execute("select name from pg_cursors").fetchall()]
-            expect(name in open_cursors, f"cursor {name} not in pg_cursors {open_cursors}")
-            while True:
-                rows = cur.fetchmany(100)
-                if not rows:
-                    break
-                batches.append(len(rows))
-                total += sum(r[0] for r in rows)
+    with wire_trace(conn) as trace, conn.transaction(), conn.cursor(name=name) as cur:
+        cur.itersize = 100
+        cur.execute("select generate_series(1, 1000)")
+        open_cursors = [r[0] for r in conn.execute("select name from pg_cursors").fetchall()]
+        expect(name in open_cursors, f"cursor {name} not in pg_cursors {open_cursors}")
+        while True:
+            rows = cur.fetchmany(100)
+            if not rows:
+                break
+            batches.append(len(rows))
+            total += sum(r[0] for r in rows)
     expect_eq(total, 500500, "sum of the 1000 values")
     expect_eq(batches, [100] * 10, "rows per fetch")
-    fetches = [
-        m for m in messages(trace, "F", "Query") + messages(trace, "F", "Parse") if "FETCH FORWARD 100" in m
-    ]
+    fetches = [m for m in messages(trace, "F", "Query") + messages(trace, "F", "Parse") if "FETCH FORWARD 100" in m]
     expect(len(fetches) >= 10, f"only {len(fetches)} FETCH statements on the wire")
     return f"cursor {name} in pg_cursors; {len(fetches)} FETCH FORWARD 100 round trips, 10 batches of 100, sum 500500"
 
@@ -363,27 +364,26 @@ def cancel(s: Scenario) -> str:
 def error_mid_pipeline(s: Scenario) -> str:
     conn = s.connect()
     error: psycopg.Error | None = None
-    with wire_trace(conn) as trace:
-        with conn.pipeline() as p:
-            c1 = conn.cursor()
-            c1.execute("select 1 as first")
-            c2 = conn.cursor()
-            c2.execute("select 1/0")
-            c3 = conn.cursor()
-            c3.execute("select 3 as third")
-            try:
-                p.sync()
-            except errors.DivisionByZero as e:
-                error = e
-            expect(error is not None, "no error from the pipeline")
-            expect_eq(error.sqlstate, "22012", "SQLSTATE of the failing statement")  # type: ignore[union-attr]
-            expect_eq(c1.fetchall(), [(1,)], "result of the first statement")
-            # After an error the server skips everything up to the Sync: no result for the third.
-            try:
-                c3.fetchall()
-                raise CheckFailed("the statement after the error returned rows")
-            except psycopg.ProgrammingError:
-                pass
+    with wire_trace(conn) as trace, conn.pipeline() as p:
+        c1 = conn.cursor()
+        c1.execute("select 1 as first")
+        c2 = conn.cursor()
+        c2.execute("select 1/0")
+        c3 = conn.cursor()
+        c3.execute("select 3 as third")
+        try:
+            p.sync()
+        except errors.DivisionByZero as e:
+            error = e
+        expect(error is not None, "no error from the pipeline")
+        expect_eq(error.sqlstate, "22012", "SQLSTATE of the failing statement")  # type: ignore[union-attr]
+        expect_eq(c1.fetchall(), [(1,)], "result of the first statement")
+        # After an error the server skips everything up to the Sync: no result for the third.
+        try:
+            c3.fetchall()
+            raise CheckFailed("the statement after the error returned rows")
+        except psycopg.ProgrammingError:
+            pass
     # All three statements went out before the (single) Sync of the pipeline.
     kinds = [line.split("\t")[2] for line in trace if line.startswith("F\t")]
     first_sync = kinds.index("Sync")
@@ -500,9 +500,8 @@ def tls_connect(s: Scenario) -> str:
     return f"sslmode={mode}: connected over TLS; select 1 = 1"
 
 
-FUNCS: dict[str, Callable[[Scenario], str]] = {
-    name: globals()[name] for name in SCENARIOS  # every scenario name is a function above
-}
+# Every scenario name is a function above.
+FUNCS: dict[str, Callable[[Scenario], str]] = {name: globals()[name] for name in SCENARIOS}
 
 
 # --------------------------------------------------------------------------------------------------

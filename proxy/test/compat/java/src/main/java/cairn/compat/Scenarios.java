@@ -78,6 +78,8 @@ public final class Scenarios {
 
   /** An assertion of a scenario did not hold. */
   static final class CheckFailed extends Exception {
+    private static final long serialVersionUID = 1L;
+
     CheckFailed(String message) {
       super(message);
     }
@@ -133,7 +135,8 @@ public final class Scenarios {
       if (opts.sslrootcert() != null) {
         p.setProperty("sslrootcert", opts.sslrootcert());
       }
-      p.setProperty("connectTimeout", "5");
+      p.setProperty("connectTimeout", "5"); // TCP connect
+      p.setProperty("loginTimeout", "5"); // the whole startup, authentication included
       return p;
     }
 
@@ -438,7 +441,7 @@ public final class Scenarios {
     return "simple-protocol Query returned answer=42, t='héllo' (UTF-8 round trip)";
   }
 
-  /** Runs the two-statement string and checks both results; returns the number of results. */
+  /** Runs the two-statement string on c and checks both result sets. */
   static void twoResults(Connection c) throws Exception {
     try (Statement st = c.createStatement()) {
       expect(st.execute("select 1 as one; select 2 as two, 'x' as x"), "first result is not a result set");
@@ -517,8 +520,8 @@ public final class Scenarios {
           expectEq(rs.getLong(1), 123456789012L, "int8");
           expectEq(rs.getDouble(2), 3.5, "float8");
           expectEq(HexFormat.of().formatHex(rs.getBytes(3)), "deadbeef", "bytea");
-          expect(rs.getObject(4, OffsetDateTime.class).isEqual(OffsetDateTime.of(2024, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC)),
-              "timestamptz " + rs.getObject(4, OffsetDateTime.class));
+          OffsetDateTime ts = rs.getObject(4, OffsetDateTime.class);
+          expect(ts.isEqual(OffsetDateTime.of(2024, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC)), "timestamptz " + ts);
           expectEq(rs.getBigDecimal(5).compareTo(new BigDecimal("12345.678")), 0, "numeric " + rs.getBigDecimal(5));
           PGResultSetMetaData md = rs.getMetaData().unwrap(PGResultSetMetaData.class);
           List<Integer> formats = new ArrayList<>();
