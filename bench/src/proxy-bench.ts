@@ -16,7 +16,7 @@ import { databaseUrlFor, ensureDatabase, serverVersion, storedSecret, withClient
 import { describeMachine } from './machine.js'
 import { type Endpoint, initPgbench, type PgbenchResult, type QueryMode, runPgbench } from './pgbench.js'
 import { ensurePgbouncer, type PgbouncerInstance, pgbouncerVersion, startPgbouncer } from './pgbouncer.js'
-import { type ProxyChild, startProxyChild } from './proxy-child.js'
+import { type ProxyChild, startProxyChild, type TelemetryCounts } from './proxy-child.js'
 import {
   type BenchReport,
   MODES,
@@ -101,12 +101,12 @@ async function main(): Promise<void> {
   let proxy: ProxyChild | undefined
   let pgbouncer: PgbouncerInstance | undefined
   let proxiedTransactions = 0
-  let records: number | undefined
+  let counts: TelemetryCounts = { records: undefined, events: undefined }
   try {
     proxy = await startProxyChild(databaseUrlFor(adminUrl, database))
     const proxyChild = proxy
     cleanups.push(async () => {
-      records = (await proxyChild.stop()).records
+      counts = await proxyChild.stop()
     })
     log(`Cairn proxy on 127.0.0.1:${proxy.port} (pid ${proxy.pid}); telemetry: ${proxy.telemetry}`)
     pgbouncer = await startPgbouncer(pgbouncerBinary, {
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       postgres,
       pgbouncer: pgbouncer?.version ?? (await pgbouncerVersion(pgbouncerBinary)),
     },
-    telemetry: { sink: proxy?.telemetry ?? 'unknown', records, proxiedTransactions },
+    telemetry: { sink: proxy?.telemetry ?? 'unknown', ...counts, proxiedTransactions },
     summary: summarize(runs),
     runs,
   }
@@ -178,7 +178,8 @@ async function main(): Promise<void> {
 
   console.log(markdownTable(report.summary))
   console.log(
-    `\nTelemetry: ${report.telemetry.sink}; ${records ?? 'unknown'} records for ${proxiedTransactions} transactions.`,
+    `\nTelemetry: ${report.telemetry.sink}; ${counts.records ?? 'unknown'} statement records, ` +
+      `${counts.events ?? 'unknown'} query events, for ${proxiedTransactions} pgbench transactions through the proxy.`,
   )
   for (const row of report.summary.filter((r) => r.errors.length > 0)) {
     console.log(`Failed: ${row.target} ${row.mode}: ${row.errors.join(' / ')}`)

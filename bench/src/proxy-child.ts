@@ -2,12 +2,17 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
+export interface TelemetryCounts {
+  records: number | undefined
+  events: number | undefined
+}
+
 export interface ProxyChild {
   port: number
   pid: number
   telemetry: string
-  /** Stops the proxy; resolves with how many statement records its telemetry sink took. */
-  stop(): Promise<{ records: number | undefined }>
+  /** Stops the proxy; resolves with how many statement records its telemetry took and how many events it published. */
+  stop(): Promise<TelemetryCounts>
 }
 
 const ENTRY = fileURLToPath(new URL('./proxy-process.js', import.meta.url))
@@ -22,7 +27,7 @@ export function startProxyChild(databaseUrl: string, timeoutMs = 30_000): Promis
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout })
-  let records: number | undefined
+  const counts: TelemetryCounts = { records: undefined, events: undefined }
   let exited: Promise<void> | undefined
   // 'close' comes after stdout has ended, so the closing record count has been read by then.
   const exit = new Promise<void>((resolve) => child.once('close', () => resolve()))
@@ -41,7 +46,14 @@ export function startProxyChild(databaseUrl: string, timeoutMs = 30_000): Promis
       reject(new Error(`the proxy process exited (${code ?? signal}) before it listened`))
     })
     lines.on('line', (line) => {
-      let message: { port?: number; pid?: number; telemetry?: string; stopped?: boolean; records?: number }
+      let message: {
+        port?: number
+        pid?: number
+        telemetry?: string
+        stopped?: boolean
+        records?: number
+        events?: number
+      }
       try {
         message = JSON.parse(line)
       } catch {
@@ -49,7 +61,8 @@ export function startProxyChild(databaseUrl: string, timeoutMs = 30_000): Promis
         return
       }
       if (message.stopped) {
-        records = message.records
+        counts.records = message.records
+        counts.events = message.events
       } else if (message.port !== undefined && child.pid !== undefined) {
         clearTimeout(timer)
         const pid = child.pid
@@ -64,7 +77,7 @@ export function startProxyChild(databaseUrl: string, timeoutMs = 30_000): Promis
               await exit
               clearTimeout(killer)
             })()
-            return exited.then(() => ({ records }))
+            return exited.then(() => counts)
           },
         })
       }

@@ -1,20 +1,33 @@
 /**
  * Runs Cairn's proxy on its own, for the proxy benchmark: transaction pooling,
- * SCRAM logins checked against pg_authid, telemetry on. It listens on a free
- * loopback port and prints `{"port":…,"pid":…,"telemetry":…}` as one JSON line
- * on stdout; on SIGTERM, SIGINT or the end of stdin (its parent gone) it closes
- * and prints `{"stopped":true,"records":…}`.
+ * SCRAM logins checked against pg_authid, telemetry on (the proxy's
+ * TelemetryPipeline: every statement analysed and published as a QueryEvent on
+ * an in-process bus, as `cairn start` does, less persisting the events). It
+ * listens on a free loopback port and prints `{"port":…,"pid":…,"telemetry":…}`
+ * as one JSON line on stdout; on SIGTERM, SIGINT or the end of stdin (its
+ * parent gone) it closes and prints `{"stopped":true,"records":…,"events":…}`.
  *
  *   CAIRN_DATABASE_URL=postgres://cairn:cairn@127.0.0.1:54329/cairn node dist/proxy-process.js
  *
  * Settings (environment): BENCH_PROXY_POOL_SIZE (20), BENCH_PROXY_PORT (0: any free port).
  */
-import { createLogger } from '@cairn/core'
-import { AuthQueryStore, ProxyServer, type StatementSink } from '@cairn/proxy'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createLogger, EventBus } from '@cairn/core'
+import {
+  AuthQueryStore,
+  loadSqlParser,
+  ProxyServer,
+  RelationResolver,
+  type StatementSink,
+  TelemetryPipeline,
+} from '@cairn/proxy'
 import pg from 'pg'
 
-/** What the proxy's statement records go to: counted, as the proxy package exports no telemetry pipeline yet. */
-const TELEMETRY = 'counting sink (every statement record is taken on the proxy path and counted)'
+const TELEMETRY =
+  "the proxy's TelemetryPipeline (each statement normalised, parsed once per shape, published as a QueryEvent on an in-process bus; events not persisted)"
+
+const CATALOG_SQL = `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.CAIRN_DATABASE_URL
@@ -23,10 +36,24 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: databaseUrl })
   await admin.connect()
 
+  const log = createLogger({ level: 'warn', format: 'json' })
+  await loadSqlParser()
+  const resolver = new RelationResolver()
+  resolver.load((await admin.query<{ schema: string; name: string }>(CATALOG_SQL)).rows)
   let records = 0
+  let events = 0
+  const pipeline = new TelemetryPipeline({
+    bus: new EventBus(),
+    resolver,
+    log,
+    onEvent() {
+      events++
+    },
+  })
   const statements: StatementSink = {
-    record() {
+    record(r) {
       records++
+      pipeline.record(r)
     },
   }
   const proxy = new ProxyServer({
@@ -41,7 +68,7 @@ async function main(): Promise<void> {
     serverIdleTimeoutMs: 60_000,
     maxClients: 1000,
     statements,
-    log: createLogger({ level: 'warn', format: 'json' }),
+    log,
   })
   const { port } = await proxy.listen()
 
@@ -50,8 +77,10 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     await proxy.close()
+    // Records still queued for analysis are counted as events once the pipeline has drained them.
+    for (let i = 0; i < 100 && pipeline.queued > 0; i++) await sleep(50)
     await admin.end().catch(() => {})
-    process.stdout.write(`${JSON.stringify({ stopped: true, records })}\n`, () => process.exit(0))
+    process.stdout.write(`${JSON.stringify({ stopped: true, records, events })}\n`, () => process.exit(0))
   }
   process.once('SIGTERM', () => void stop())
   process.once('SIGINT', () => void stop())

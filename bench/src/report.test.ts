@@ -34,6 +34,7 @@ describe('summarize', () => {
     run('direct', 'prepared', 12_000),
     run('cairn', 'prepared', 6_000, 60),
     run('pgbouncer', 'prepared', undefined, 30),
+    run('pgbouncer', 'prepared', undefined, 30),
   ]
   const rows = summarize(runs)
   const row = (target: Target, mode: QueryMode) => rows.find((r) => r.target === target && r.mode === mode)
@@ -50,9 +51,11 @@ describe('summarize', () => {
   })
 
   it('keeps a failed target as failed, with its error', () => {
-    expect(row('pgbouncer', 'prepared')).toMatchObject({ tps: undefined, ok: 0, runs: 1 })
-    expect(row('pgbouncer', 'prepared')?.errors).toEqual(['ERROR: prepared statement "P_0" does not exist'])
+    expect(row('pgbouncer', 'prepared')).toMatchObject({ tps: undefined, ok: 0, runs: 2 })
+    expect(row('pgbouncer', 'prepared')?.errors).toEqual([
+      'ERROR: prepared statement "P_0" does not exist (the like in 2 of 2 runs)',
+    ])
     expect(row('cairn', 'prepared')?.cairnVsPgbouncer).toBeUndefined()
-    expect(markdownTable(rows)).toMatch(/\| PgBouncer \| prepared \| failed \|/)
+    expect(markdownTable(rows)).toMatch(/\| PgBouncer +\| prepared +\| +failed \|/)
   })
 })

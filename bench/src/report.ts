@@ -41,6 +41,7 @@ export interface SummaryRow {
   vsDirect: number | undefined
   /** Cairn's median TPS over PgBouncer's, same mode (Cairn rows only). */
   cairnVsPgbouncer: number | undefined
+  /** The failed runs' errors, one per kind (errors differing only in their counts are one kind), with how often. */
   errors: string[]
 }
 
@@ -59,7 +60,7 @@ export interface BenchReport {
     database: string
   }
   machine: Machine & { postgres: string; pgbouncer: string }
-  telemetry: { sink: string; records: number | undefined; proxiedTransactions: number }
+  telemetry: { sink: string; records: number | undefined; events?: number | undefined; proxiedTransactions: number }
   summary: SummaryRow[]
   runs: RunRecord[]
 }
@@ -74,6 +75,20 @@ export function median(values: readonly number[]): number | undefined {
 
 function defined(values: readonly (number | undefined)[]): number[] {
   return values.filter((v): v is number => v !== undefined)
+}
+
+function distinctErrors(runs: readonly RunRecord[]): string[] {
+  const kinds = new Map<string, { first: string; runs: number }>()
+  for (const { result } of runs) {
+    if (!result.error) continue
+    const key = result.error.replace(/\d+/g, 'N')
+    const kind = kinds.get(key)
+    if (kind) kind.runs++
+    else kinds.set(key, { first: result.error, runs: 1 })
+  }
+  return [...kinds.values()].map((k) =>
+    k.runs > 1 ? `${k.first} (the like in ${k.runs} of ${runs.length} runs)` : k.first,
+  )
 }
 
 export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
@@ -96,7 +111,7 @@ export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
         ),
         vsDirect: undefined,
         cairnVsPgbouncer: undefined,
-        errors: [...new Set(mine.flatMap((r) => (r.result.error ? [r.result.error] : [])))],
+        errors: distinctErrors(mine),
       })
     }
   }
@@ -111,19 +126,49 @@ export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
 
 const fixed = (value: number | undefined, digits: number) => (value === undefined ? '–' : value.toFixed(digits))
 
-export function markdownTable(rows: readonly SummaryRow[]): string {
-  const lines = [
-    '| target | mode | median TPS | avg latency ms | p95 ms | TPS vs direct | TPS Cairn / PgBouncer | pooler CPU % | pooler CPU µs/tx | ok runs |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ]
-  for (const r of rows) {
-    const tps = r.tps === undefined ? 'failed' : r.tps.toFixed(0)
-    lines.push(
-      `| ${TARGET_NAMES[r.target]} | ${r.mode} | ${tps} | ${fixed(r.latencyAvgMs, 3)} | ${fixed(r.p95Ms, 3)} | ` +
-        `${fixed(r.vsDirect, 2)} | ${fixed(r.cairnVsPgbouncer, 2)} | ${fixed(r.poolerCpuPct, 0)} | ${fixed(r.poolerCpuUsPerTx, 0)} | ${r.ok}/${r.runs} |`,
-    )
+/** A Markdown table with its columns padded to one width, as the formatter lays them out. */
+function alignedTable(header: readonly string[], right: readonly boolean[], rows: readonly string[][]): string {
+  const width = (cell: string) => [...cell].length
+  const widths = header.map((h, i) => Math.max(3, width(h), ...rows.map((row) => width(row[i] ?? ''))))
+  const pad = (cell: string, i: number) => {
+    const fill = ' '.repeat((widths[i] ?? 0) - width(cell))
+    return right[i] ? fill + cell : cell + fill
   }
-  return lines.join('\n')
+  const line = (cells: readonly string[]) => `| ${cells.map(pad).join(' | ')} |`
+  const rule = `| ${widths.map((w, i) => (right[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`
+  return [line(header), rule, ...rows.map(line)].join('\n')
+}
+
+export function markdownTable(rows: readonly SummaryRow[]): string {
+  const header = [
+    'target',
+    'mode',
+    'median TPS',
+    'avg latency ms',
+    'p95 ms',
+    'TPS vs direct',
+    'TPS Cairn / PgBouncer',
+    'pooler CPU %',
+    'pooler CPU µs/tx',
+    'ok runs',
+  ]
+  const cells = rows.map((r) => [
+    TARGET_NAMES[r.target],
+    r.mode,
+    r.tps === undefined ? 'failed' : r.tps.toFixed(0),
+    fixed(r.latencyAvgMs, 3),
+    fixed(r.p95Ms, 3),
+    fixed(r.vsDirect, 2),
+    fixed(r.cairnVsPgbouncer, 2),
+    fixed(r.poolerCpuPct, 0),
+    fixed(r.poolerCpuUsPerTx, 0),
+    `${r.ok}/${r.runs}`,
+  ])
+  return alignedTable(
+    header,
+    header.map((_, i) => i >= 2),
+    cells,
+  )
 }
 
 function hostCpuRange(runs: readonly RunRecord[]): string {
@@ -157,8 +202,9 @@ export function markdownReport(report: BenchReport): string {
     '',
     `Whole machine CPU busy during the runs: ${hostCpuRange(report.runs)}.`,
     '',
-    `Telemetry: ${report.telemetry.sink}; ${report.telemetry.records ?? 'unknown'} statement records for ` +
-      `${report.telemetry.proxiedTransactions} pgbench transactions through the proxy (warm-up included).`,
+    `Telemetry: ${report.telemetry.sink}; ${report.telemetry.records ?? 'unknown'} statement records` +
+      (report.telemetry.events === undefined ? '' : ` and ${report.telemetry.events} query events`) +
+      ` for ${report.telemetry.proxiedTransactions} pgbench transactions through the proxy (warm-up included).`,
   ]
   if (failures.length > 0) {
     lines.push('', 'Failed runs:', '')
