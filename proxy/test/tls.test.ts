@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestProxy, type TestProxy, withClient } from './support/test-proxy.js'
 import { makeTlsFiles, type TlsFiles } from './support/tls-files.js'
-import { type TestProxy, startTestProxy, withClient } from './support/test-proxy.js'
 
 let tls: TlsFiles
 let t: TestProxy
@@ -25,7 +25,11 @@ describe('TLS', () => {
       async (c) => {
         const r = await c.query('select 1 as one')
         expect(r.rows).toEqual([{ one: 1 }])
-        const socket = (c as unknown as { connection: { stream: { encrypted?: boolean; getPeerCertificate(): { subject: { CN: string } } } } }).connection.stream
+        const socket = (
+          c as unknown as {
+            connection: { stream: { encrypted?: boolean; getPeerCertificate(): { subject: { CN: string } } } }
+          }
+        ).connection.stream
         expect(socket.encrypted).toBe(true)
         expect(socket.getPeerCertificate().subject.CN).toBe('localhost')
       },
@@ -37,7 +41,10 @@ describe('TLS', () => {
     const other = makeTlsFiles()
     const url = new URL(t.url)
     url.hostname = 'localhost'
-    const c = new pg.Client({ connectionString: url.toString(), ssl: { ca: readFileSync(other.caFile), rejectUnauthorized: true } })
+    const c = new pg.Client({
+      connectionString: url.toString(),
+      ssl: { ca: readFileSync(other.caFile), rejectUnauthorized: true },
+    })
     c.on('error', () => {})
     await expect(c.connect()).rejects.toThrow(/self.signed|unable to verify|certificate/i)
   })

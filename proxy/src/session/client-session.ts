@@ -397,6 +397,10 @@ export class ClientSession implements ServerListener {
       },
       (err: unknown) => {
         this.#acquiring = false
+        // Each Query or Sync waiting for a connection gets its answer: the error, then ReadyForQuery.
+        const answers = this.#pending.filter(
+          (f) => f.type === Frontend.Query || f.type === Frontend.Sync || f.type === Frontend.FunctionCall,
+        ).length
         this.#pending = []
         const fields: ErrorFields =
           isCairnError(err) && err.sqlstate
@@ -407,8 +411,9 @@ export class ClientSession implements ServerListener {
                 message: `could not connect to PostgreSQL: ${(err as Error).message}`,
               }
         if (err instanceof UpstreamError) Object.assign(fields, { code: err.sqlstate, message: err.message })
-        // The statement fails; the client may go on (the next one tries again).
-        this.socket.write(Buffer.concat([errorResponse(fields), readyForQuery(TxStatus.Idle)]))
+        // The statements fail; the client may go on (the next one tries again).
+        const reply = Buffer.concat([errorResponse(fields), readyForQuery(TxStatus.Idle)])
+        this.socket.write(Buffer.concat(Array.from({ length: Math.max(1, answers) }, () => reply)))
       },
     )
   }

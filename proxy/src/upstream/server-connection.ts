@@ -53,7 +53,8 @@ export class ServerConnection {
 
   static connect(target: ServerTarget): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port, noDelay: true })
+      const socket = connect({ host: target.host, port: target.port })
+      socket.setNoDelay(true)
       const conn = new ServerConnection(socket, target)
       let scram: ScramClientExchange | undefined
       let settled = false
