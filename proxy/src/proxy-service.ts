@@ -55,8 +55,20 @@ export async function startProxyService(
   if (config.proxyUsersFile) {
     credentials = new UsersFileStore(config.proxyUsersFile)
   } else {
-    const auth = await open('auth')
-    credentials = new AuthQueryStore(async () => auth)
+    // Reopened when PostgreSQL restarts, so logins work again as soon as it is back.
+    let auth: pg.Client | undefined
+    credentials = new AuthQueryStore(async () => {
+      if (!auth) {
+        const c = await open('auth')
+        const drop = () => {
+          if (auth === c) auth = undefined
+        }
+        c.on('error', drop)
+        c.on('end', drop)
+        auth = c
+      }
+      return auth
+    })
   }
   const upstream = new URL(databaseUrl)
   const proxy = new ProxyServer({
