@@ -375,22 +375,24 @@ export class ClientSession implements ServerListener {
   #onClientFrames(frames: Frame[], arrived: number): void {
     if (this.#server) return this.#forward(frames, arrived)
     if (frames.length === 1 && frames[0]?.type === Frontend.Terminate) return this.#close()
+    const pool = this.#pool as ServerPool
+    if (!this.#acquiring) {
+      const idle = pool.tryAcquire()
+      if (idle) {
+        this.#poolWaitMs = 0
+        this.#begin(idle)
+        return this.#forward(frames, arrived)
+      }
+    }
     this.#pending.push(...frames)
     if (this.#acquiring) return
     this.#acquiring = true
-    const pool = this.#pool as ServerPool
     pool.acquire().then(
       ({ conn, waitMs }) => {
         this.#acquiring = false
         if (this.#phase === 'closed') return pool.release(conn)
         this.#poolWaitMs = waitMs
-        this.#assign(conn)
-        const sql = settingsSql(conn, this.#settings)
-        if (sql) {
-          // Match this client's settings, pipelined ahead of its own messages; responses are swallowed.
-          this.#queue.push({ kind: 'internal' })
-          conn.write(new MessageWriter().cstring(sql).frame(Frontend.Query))
-        }
+        this.#begin(conn)
         const pending = this.#pending
         this.#pending = []
         this.#forward(pending, arrived)
@@ -416,6 +418,17 @@ export class ClientSession implements ServerListener {
         this.socket.write(Buffer.concat(Array.from({ length: Math.max(1, answers) }, () => reply)))
       },
     )
+  }
+
+  /** Takes a server connection for this client's next transaction, matching its settings first. */
+  #begin(conn: ServerConnection): void {
+    this.#assign(conn)
+    const sql = settingsSql(conn, this.#settings)
+    if (sql) {
+      // Pipelined ahead of the client's own messages; the responses are swallowed.
+      this.#queue.push({ kind: 'internal' })
+      conn.write(new MessageWriter().cstring(sql).frame(Frontend.Query))
+    }
   }
 
   #assign(conn: ServerConnection): void {

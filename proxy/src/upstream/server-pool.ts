@@ -52,7 +52,20 @@ export class ServerPool {
     return this.#idle.length
   }
 
-  /** A logged-in connection for one client; the wait is reported through `onWait`. */
+  /** An idle connection right now, without waiting (the common case on the hot path), or undefined. */
+  tryAcquire(): ServerConnection | undefined {
+    for (;;) {
+      const conn = this.#idle.pop()
+      if (!conn) return undefined
+      serverConnections.dec({ state: 'idle' })
+      if (conn.closed) continue
+      poolWait.observe(0)
+      serverConnections.inc({ state: 'active' })
+      return conn
+    }
+  }
+
+  /** A logged-in connection for one client, and how long the client waited for it. */
   async acquire(): Promise<{ conn: ServerConnection; waitMs: number }> {
     const started = performance.now()
     const conn = await this.#take()

@@ -427,13 +427,9 @@ func preparedReuseAcrossTx(ctx context.Context, s *env) (string, error) {
 	if err := expectEq(binds, len(values), "Binds of stmt_x"); err != nil {
 		return "", err
 	}
-	var n int
-	if err := conn.QueryRow(ctx, "select count(*) from pg_prepared_statements where name = $1", name).Scan(&n); err != nil {
-		return "", err
-	}
-	if err := expectEq(n, 1, "pg_prepared_statements rows for stmt_x"); err != nil {
-		return "", err
-	}
+	// Only the client's side of the wire is asserted: a pooler may give the statement another
+	// name on the server, and prepare it again on each server session it lands on, so
+	// pg_prepared_statements of whatever session answers a later query proves nothing.
 	return fmt.Sprintf("stmt_x parsed once, bound %d times in %d transactions; x*2 right each time", binds, len(values)), nil
 }
 
@@ -745,11 +741,10 @@ func listenNotify(ctx context.Context, s *env) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The pid in the notification is the server session's that ran pg_notify. (BackendKeyData's
+	// pid is not compared with it: a pooler hands out its own pid and key for cancelling.)
 	var bPid uint32
 	if err := b.QueryRow(ctx, "select pg_backend_pid()").Scan(&bPid); err != nil {
-		return "", err
-	}
-	if err := expectEq(b.PgConn().PID(), bPid, "B's BackendKeyData pid vs pg_backend_pid()"); err != nil {
 		return "", err
 	}
 	if _, err := b.Exec(ctx, "select pg_notify($1, $2)", channel, payload); err != nil {
@@ -825,20 +820,67 @@ func cancelScenario(ctx context.Context, s *env) (string, error) {
 
 	// 3. Context cancellation with pgx's default handler: the read is interrupted, the error is
 	// the context's and the connection is closed (pgx sends a CancelRequest and a Terminate as it
-	// goes). The server must then drop that session; a new connection works.
+	// goes). The server must then stop running that query; a new connection works. The query is
+	// recognised in pg_stat_activity by a marker in its text, not by the BackendKeyData pid, which
+	// a pooler issues itself. A watcher first sees it running, so that its disappearing means
+	// something.
+	marker := "cancel-" + randSuffix()
+	const running = "select count(*) from pg_stat_activity " +
+		"where state = 'active' and query like $1 and pid <> pg_backend_pid()"
+	pattern := "%" + marker + "%"
+	watch, err := s.connect(ctx, nil)
+	if err != nil {
+		return "", err
+	}
 	c3, err := s.connect(ctx, nil)
 	if err != nil {
 		return "", err
 	}
-	pid3 := c3.PgConn().PID()
+	seen := make(chan error, 1)
+	wctx, stopWatch := context.WithCancel(ctx)
+	go func() {
+		for {
+			var n int
+			if err := watch.QueryRow(wctx, running, pattern).Scan(&n); err != nil {
+				seen <- err
+				return
+			}
+			if n > 0 {
+				seen <- nil
+				return
+			}
+			select {
+			case <-wctx.Done():
+				seen <- fail("not seen active while it ran")
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
 	qctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
-	_, err = c3.Exec(qctx, "select pg_sleep(30)")
+	_, err = c3.Exec(qctx, "select pg_sleep(30) /* "+marker+" */")
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
+		stopWatch()
+		<-seen
 		return "", fail("default handler: want a context deadline error, got %v", err)
 	}
 	if !c3.IsClosed() {
+		stopWatch()
+		<-seen
 		return "", fail("default handler: connection still open after ctx cancel")
+	}
+	var seenErr error
+	select {
+	case seenErr = <-seen:
+	case <-time.After(wait):
+		stopWatch()
+		<-seen
+		seenErr = fail("not seen active while it ran")
+	}
+	stopWatch()
+	if seenErr != nil {
+		return "", fail("default handler: query %q: %v", marker, seenErr)
 	}
 	c4, err := s.connect(ctx, nil)
 	if err != nil {
@@ -850,7 +892,7 @@ func cancelScenario(ctx context.Context, s *env) (string, error) {
 	gone := false
 	for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		var n int
-		if err := c4.QueryRow(ctx, "select count(*) from pg_stat_activity where pid = $1", pid3).Scan(&n); err != nil {
+		if err := c4.QueryRow(ctx, running, pattern).Scan(&n); err != nil {
 			return "", err
 		}
 		if n == 0 {
@@ -859,11 +901,12 @@ func cancelScenario(ctx context.Context, s *env) (string, error) {
 		}
 	}
 	if !gone {
-		return "", fail("default handler: backend %d still there %v after the client closed", pid3, wait)
+		return "", fail("default handler: query %q still active %v after the client closed", marker, wait)
 	}
 	return fmt.Sprintf("CancelRequest: 57014 after %v, same conn answers; ctx cancel with CancelRequest handler: 57014 "+
-		"after %v, same conn answers; ctx cancel with default handler: context error, conn closed, backend %d gone, "+
-		"new conn answers", d1.Round(time.Millisecond), d2.Round(time.Millisecond), pid3), nil
+		"after %v, same conn answers; ctx cancel with default handler: context error, conn closed, query %s seen "+
+		"running then gone from pg_stat_activity, new conn answers", d1.Round(time.Millisecond), d2.Round(time.Millisecond),
+		marker), nil
 }
 
 func errorMidPipeline(ctx context.Context, s *env) (string, error) {
@@ -1084,11 +1127,9 @@ func terminateBackend(ctx context.Context, s *env) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The server session's pid, as the server knows it (BackendKeyData's pid may be a pooler's own).
 	var pid uint32
 	if err := a.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
-		return "", err
-	}
-	if err := expectEq(a.PgConn().PID(), pid, "BackendKeyData pid vs pg_backend_pid()"); err != nil {
 		return "", err
 	}
 	done := make(chan error, 1)

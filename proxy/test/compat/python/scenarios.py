@@ -222,11 +222,9 @@ def prepared_reuse_across_tx(s: Scenario) -> str:
     expect(name != "", "the statement was parsed unnamed")
     binds = [b for b in messages(trace, "F", "Bind") if f' "{name}" ' in b]
     expect_eq(len(binds), len(values), f"Binds of statement {name!r}")
-    expect_eq(
-        one(conn, "select count(*) from pg_prepared_statements where name = %s", (name,)),
-        1,
-        "pg_prepared_statements rows for it",
-    )
+    # Only the client's side of the wire is asserted: a pooler may give the statement another
+    # name on the server, and prepare it again on each server session it lands on, so
+    # pg_prepared_statements of whatever session answers a later query proves nothing.
     return (
         f"statement {name!r} parsed once, bound {len(values)} times in {len(values)} transactions; x*2 right each time"
     )
@@ -330,8 +328,9 @@ def listen_notify(s: Scenario) -> str:
     a = s.connect()
     a.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
     b = s.connect()
+    # The pid in the notification is the server session's that ran NOTIFY. (BackendKeyData's pid
+    # is not compared with it: a pooler hands out its own pid and key for cancelling.)
     b_pid = one(b, "select pg_backend_pid()")
-    expect_eq(b.info.backend_pid, b_pid, "B's BackendKeyData pid vs pg_backend_pid()")
     b.execute(sql.SQL("NOTIFY {}, {}").format(sql.Identifier(channel), sql.Literal(payload)))
     got = list(a.notifies(timeout=WAIT, stop_after=1))
     expect(got, f"no notification within {WAIT:g} s")
@@ -453,8 +452,8 @@ def catalog_queries(s: Scenario) -> str:
 
 def terminate_backend(s: Scenario) -> str:
     a = s.connect()
+    # The server session's pid, as the server knows it (BackendKeyData's pid may be a pooler's own).
     pid = one(a, "select pg_backend_pid()")
-    expect_eq(a.info.backend_pid, pid, "BackendKeyData pid vs pg_backend_pid()")
     outcome: dict[str, object] = {}
 
     def sleeper() -> None:
