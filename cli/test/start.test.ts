@@ -32,6 +32,7 @@ describe('cairn start on the embedded default', () => {
       CAIRN_DATA_DIR: dataDir,
       CAIRN_EMBEDDED_PG_PORT: String(await freePort()),
       CAIRN_HTTP_PORT: String(await freePort()),
+      CAIRN_PROXY_PORT: String(await freePort()),
     }
   })
 
@@ -64,6 +65,31 @@ describe('cairn start on the embedded default', () => {
         await client.end()
       }
 
+      // Through the proxy on CAIRN_PROXY_PORT: answered, and recorded in cairn_meta.query_events.
+      const viaProxy = new pg.Client({ connectionString: state.proxyUrl, application_name: 'start-test' })
+      await viaProxy.connect()
+      try {
+        expect((await viaProxy.query('select 41 + 1 as answer')).rows).toEqual([{ answer: 42 }])
+      } finally {
+        await viaProxy.end()
+      }
+      const recorded = new pg.Client({ connectionString: state.databaseUrl })
+      await recorded.connect()
+      try {
+        let rows: { normalized_text: string; kind: string }[] = []
+        for (let i = 0; i < 100 && rows.length === 0; i++) {
+          rows = (
+            await recorded.query(
+              `SELECT normalized_text, kind FROM cairn_meta.query_events WHERE application_name = 'start-test'`,
+            )
+          ).rows
+          if (rows.length === 0) await new Promise((r) => setTimeout(r, 100))
+        }
+        expect(rows).toEqual([{ normalized_text: 'select $1 + $2 as answer', kind: 'select' }])
+      } finally {
+        await recorded.end()
+      }
+
       const health = await fetch(`${state.httpUrl}/healthz`)
       expect(health.status).toBe(200)
       expect(await health.json()).toMatchObject({ status: 'ok' })
@@ -73,7 +99,7 @@ describe('cairn start on the embedded default', () => {
       const status = runCli(['status'], settings)
       expect(status.code).toBe(0)
       expect(status.stdout).toMatch(/cairn: +running/)
-      expect(status.stdout).toMatch(/migrations: 1 applied, 0 pending/)
+      expect(status.stdout).toMatch(/migrations: 2 applied, 0 pending/)
 
       // `cairn migrate` finds the running embedded server instead of starting a second one.
       const migrate = runCli(['migrate'], settings)
@@ -99,7 +125,7 @@ describe('cairn start on the embedded default', () => {
       await cairn.waitFor('Cairn is ready')
       expect(cairn.lines.find((l) => l.msg === 'migrations up to date')).toMatchObject({
         applied: 0,
-        alreadyApplied: 1,
+        alreadyApplied: 2,
       })
     } finally {
       cairn.child.kill('SIGTERM')
@@ -126,6 +152,7 @@ describe('cairn start refusing bad input', () => {
       CAIRN_DATA_DIR: dataDir,
       CAIRN_EMBEDDED_PG_PORT: String(await freePort()),
       CAIRN_HTTP_PORT: String(await freePort()),
+      CAIRN_PROXY_PORT: String(await freePort()),
     })
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/CAIRN_ERR_EMBEDDED_POSTGRES_FAILED: .*neither empty nor a PostgreSQL data directory/)
