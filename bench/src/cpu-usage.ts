@@ -35,23 +35,38 @@ function hostCpu(): { busy: number; total: number } {
   return { busy: total - (idle ?? 0) - (iowait ?? 0), total }
 }
 
-/** Measures, over a span, the CPU of one process (as % of one core) and of the whole machine (as % of all cores). */
+/** CPU seconds used so far by all of these processes together; undefined when any of them is gone. */
+function totalCpuSeconds(pids: readonly number[]): number | undefined {
+  let total = 0
+  for (const pid of pids) {
+    const seconds = processCpuSeconds(pid)
+    if (seconds === undefined) return undefined
+    total += seconds
+  }
+  return total
+}
+
+/**
+ * Measures, over a span, the CPU of some processes together (as % of one core:
+ * over 100 when they use more than one) and of the whole machine (as % of all cores).
+ */
 export class CpuMeter {
-  readonly #pid: number | undefined
+  readonly #pids: readonly number[]
   readonly #startedAt = performance.now()
   readonly #processStart: number | undefined
   readonly #hostStart = hostCpu()
 
-  constructor(pid: number | undefined) {
-    this.#pid = pid
-    this.#processStart = pid === undefined ? undefined : processCpuSeconds(pid)
+  /** No pids: only the machine is measured. */
+  constructor(pids: readonly number[]) {
+    this.#pids = [...pids]
+    this.#processStart = pids.length === 0 ? undefined : totalCpuSeconds(pids)
   }
 
   stop(): { processPct: number | undefined; hostPct: number } {
     const elapsed = (performance.now() - this.#startedAt) / 1000
     const host = hostCpu()
     const hostPct = (100 * (host.busy - this.#hostStart.busy)) / Math.max(1, host.total - this.#hostStart.total)
-    const end = this.#pid === undefined ? undefined : processCpuSeconds(this.#pid)
+    const end = this.#pids.length === 0 ? undefined : totalCpuSeconds(this.#pids)
     const processPct =
       end === undefined || this.#processStart === undefined || elapsed <= 0
         ? undefined

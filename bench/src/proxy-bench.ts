@@ -1,19 +1,21 @@
 /**
  * Proxy throughput benchmark: pgbench's select-only script against PostgreSQL
- * directly, through Cairn's proxy and through PgBouncer, both in transaction
- * mode, on the same database in one run. Writes results/proxy-<stamp>.{json,md}
- * and prints the table.
+ * directly, through a Node TCP pipe that only copies bytes (the baseline for
+ * Node's own I/O), through Cairn's proxy and through PgBouncer, both poolers in
+ * transaction mode, on the same database in one run. Writes
+ * results/proxy-<stamp>.{json,md} and prints the table.
  *
  *   npm run bench:proxy -w @cairn/bench
  *
  * Settings (environment): BENCH_SECONDS (20), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CLIENTS (16), BENCH_THREADS (2), BENCH_SCALE (10), BENCH_SAMPLING_RATE (0.1),
- * BENCH_DATABASE (cairn_bench).
+ * BENCH_DATABASE (cairn_bench), BENCH_PIPE_WORKERS (1: the Node pipe's node:cluster workers).
  */
 import { fileURLToPath } from 'node:url'
 import { CpuMeter } from './cpu-usage.js'
 import { databaseUrlFor, ensureDatabase, serverVersion, storedSecret, withClient } from './database.js'
 import { describeMachine } from './machine.js'
+import { type NodePipe, startNodePipe } from './node-pipe.js'
 import { type Endpoint, initPgbench, type PgbenchResult, type QueryMode, runPgbench } from './pgbench.js'
 import { ensurePgbouncer, type PgbouncerInstance, pgbouncerVersion, startPgbouncer } from './pgbouncer.js'
 import { type ProxyChild, startProxyChild, type TelemetryCounts } from './proxy-child.js'
@@ -39,6 +41,7 @@ const SETTINGS_ENV = [
   'BENCH_SCALE',
   'BENCH_SAMPLING_RATE',
   'BENCH_DATABASE',
+  'BENCH_PIPE_WORKERS',
 ] as const
 
 function setting(name: (typeof SETTINGS_ENV)[number], fallback: number): number {
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
   const scale = setting('BENCH_SCALE', 10)
   const samplingRate = setting('BENCH_SAMPLING_RATE', 0.1)
   const database = process.env.BENCH_DATABASE || 'cairn_bench'
+  const pipeWorkers = Math.max(1, Math.floor(setting('BENCH_PIPE_WORKERS', 1)))
   const command = [
     ...SETTINGS_ENV.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
     'npm run bench:proxy -w @cairn/bench',
@@ -98,11 +102,18 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal)
 
   const runs: RunRecord[] = []
+  let pipe: NodePipe | undefined
   let proxy: ProxyChild | undefined
   let pgbouncer: PgbouncerInstance | undefined
   let proxiedTransactions = 0
   let counts: TelemetryCounts = { records: undefined, events: undefined }
   try {
+    pipe = await startNodePipe(upstream, pipeWorkers)
+    cleanups.push(pipe.stop)
+    log(
+      `Node TCP pipe on 127.0.0.1:${pipe.port} to ${upstream.host}:${upstream.port} ` +
+        `(pid ${pipe.pids.join(', ')}; ${pipeWorkers > 1 ? `${pipeWorkers} cluster workers` : 'one process'})`,
+    )
     proxy = await startProxyChild(databaseUrlFor(adminUrl, database))
     const proxyChild = proxy
     cleanups.push(async () => {
@@ -122,13 +133,15 @@ async function main(): Promise<void> {
 
     const endpoints: Record<Target, Endpoint> = {
       direct,
+      nodepipe: { ...direct, host: '127.0.0.1', port: pipe.port },
       cairn: { ...direct, host: '127.0.0.1', port: proxy.port },
       pgbouncer: { ...direct, host: pgbouncer.host, port: pgbouncer.port },
     }
-    const poolerPids: Record<Target, number | undefined> = {
-      direct: undefined,
-      cairn: proxy.pid,
-      pgbouncer: pgbouncer.pid,
+    const poolerPids: Record<Target, readonly number[]> = {
+      direct: [],
+      nodepipe: pipe.pids,
+      cairn: [proxy.pid],
+      pgbouncer: [pgbouncer.pid],
     }
     const bench = (target: Target, mode: QueryMode, runSeconds: number) =>
       runPgbench({ endpoint: endpoints[target], mode, clients, threads, seconds: runSeconds, samplingRate })
@@ -162,7 +175,18 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     date: now.toISOString(),
     command,
-    settings: { seconds, rounds, warmupSeconds, clients, threads, scale, samplingRate, poolSize: POOL_SIZE, database },
+    settings: {
+      seconds,
+      rounds,
+      warmupSeconds,
+      clients,
+      threads,
+      scale,
+      samplingRate,
+      poolSize: POOL_SIZE,
+      pipeWorkers,
+      database,
+    },
     machine: {
       ...describeMachine(),
       postgres,
@@ -176,7 +200,7 @@ async function main(): Promise<void> {
   const resultsDir = fileURLToPath(new URL('../results/', import.meta.url))
   const files = await writeReport(resultsDir, stamp, report)
 
-  console.log(markdownTable(report.summary))
+  console.log(markdownTable(report.summary, pipeWorkers))
   console.log(
     `\nTelemetry: ${report.telemetry.sink}; ${counts.records ?? 'unknown'} statement records, ` +
       `${counts.events ?? 'unknown'} query events, for ${proxiedTransactions} pgbench transactions through the proxy.`,

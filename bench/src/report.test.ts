@@ -29,6 +29,7 @@ describe('summarize', () => {
     run('direct', 'simple', 10_000),
     run('direct', 'simple', 12_000),
     run('direct', 'simple', 11_000),
+    run('nodepipe', 'simple', 10_000, 40),
     run('cairn', 'simple', 5_000, 50),
     run('pgbouncer', 'simple', 8_000, 40),
     run('direct', 'prepared', 12_000),
@@ -39,15 +40,22 @@ describe('summarize', () => {
   const rows = summarize(runs)
   const row = (target: Target, mode: QueryMode) => rows.find((r) => r.target === target && r.mode === mode)
 
-  it('takes medians over the runs that succeeded and ratios against direct and PgBouncer', () => {
+  it('takes medians over the runs that succeeded and ratios against direct, the Node pipe and PgBouncer', () => {
     expect(row('direct', 'simple')).toMatchObject({ tps: 11_000, runs: 3, ok: 3, vsDirect: 1 })
     expect(row('cairn', 'simple')).toMatchObject({
       tps: 5_000,
       vsDirect: 5_000 / 11_000,
+      cairnVsNodePipe: 5_000 / 10_000,
       cairnVsPgbouncer: 5_000 / 8_000,
     })
     expect(row('cairn', 'simple')?.poolerCpuUsPerTx).toBeCloseTo(100)
+    expect(row('nodepipe', 'simple')).toMatchObject({ tps: 10_000, cairnVsNodePipe: undefined })
     expect(row('pgbouncer', 'simple')?.cairnVsPgbouncer).toBeUndefined()
+  })
+
+  it('names the Node pipe with its worker count when it has several', () => {
+    expect(markdownTable(rows)).toMatch(/\| Node TCP pipe +\| simple +\| +10000 \|/)
+    expect(markdownTable(rows, 2)).toMatch(/\| Node TCP pipe \(2 workers\) +\| simple +\|/)
   })
 
   it('keeps a failed target as failed, with its error', () => {
@@ -56,6 +64,7 @@ describe('summarize', () => {
       'ERROR: prepared statement "P_0" does not exist (the like in 2 of 2 runs)',
     ])
     expect(row('cairn', 'prepared')?.cairnVsPgbouncer).toBeUndefined()
+    expect(row('nodepipe', 'prepared')).toMatchObject({ tps: undefined, runs: 0 })
     expect(markdownTable(rows)).toMatch(/\| PgBouncer +\| prepared +\| +failed \|/)
   })
 })

@@ -3,12 +3,14 @@ import { join } from 'node:path'
 import type { Machine } from './machine.js'
 import type { PgbenchResult, QueryMode } from './pgbench.js'
 
-export const TARGETS = ['direct', 'cairn', 'pgbouncer'] as const
+/** In the order they run in, each round and mode. */
+export const TARGETS = ['direct', 'nodepipe', 'cairn', 'pgbouncer'] as const
 export type Target = (typeof TARGETS)[number]
 export const MODES: readonly QueryMode[] = ['simple', 'prepared']
 
 const TARGET_NAMES: Record<Target, string> = {
   direct: 'PostgreSQL (direct)',
+  nodepipe: 'Node TCP pipe',
   cairn: 'Cairn proxy',
   pgbouncer: 'PgBouncer',
 }
@@ -19,7 +21,10 @@ export interface RunRecord {
   target: Target
   mode: QueryMode
   result: PgbenchResult
-  /** CPU of the pooler process (Cairn's proxy or PgBouncer) during the run, in % of one core. */
+  /**
+   * CPU of what stands between pgbench and PostgreSQL (Cairn's proxy, PgBouncer, or the Node pipe with all its
+   * processes summed) during the run, in % of one core.
+   */
   poolerCpuPct: number | undefined
   /** CPU of the whole machine during the run, in % of all cores. */
   hostCpuPct: number
@@ -39,6 +44,8 @@ export interface SummaryRow {
   poolerCpuUsPerTx: number | undefined
   /** Median TPS over direct PostgreSQL's, same mode. */
   vsDirect: number | undefined
+  /** Cairn's median TPS over the Node pipe's, same mode (Cairn rows only). */
+  cairnVsNodePipe: number | undefined
   /** Cairn's median TPS over PgBouncer's, same mode (Cairn rows only). */
   cairnVsPgbouncer: number | undefined
   /** The failed runs' errors, one per kind (errors differing only in their counts are one kind), with how often. */
@@ -57,6 +64,8 @@ export interface BenchReport {
     scale: number
     samplingRate: number
     poolSize: number
+    /** Processes of the Node pipe: 1, or that many node:cluster workers (BENCH_PIPE_WORKERS). */
+    pipeWorkers: number
     database: string
   }
   machine: Machine & { postgres: string; pgbouncer: string }
@@ -110,6 +119,7 @@ export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
           defined(ok.map((r) => (r.poolerCpuPct && r.result.tps ? (r.poolerCpuPct * 1e4) / r.result.tps : undefined))),
         ),
         vsDirect: undefined,
+        cairnVsNodePipe: undefined,
         cairnVsPgbouncer: undefined,
         errors: distinctErrors(mine),
       })
@@ -119,7 +129,9 @@ export function summarize(runs: readonly RunRecord[]): SummaryRow[] {
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined)
   for (const row of rows) {
     row.vsDirect = ratio(row.tps, tps('direct', row.mode))
-    if (row.target === 'cairn') row.cairnVsPgbouncer = ratio(row.tps, tps('pgbouncer', row.mode))
+    if (row.target !== 'cairn') continue
+    row.cairnVsNodePipe = ratio(row.tps, tps('nodepipe', row.mode))
+    row.cairnVsPgbouncer = ratio(row.tps, tps('pgbouncer', row.mode))
   }
   return rows
 }
@@ -139,7 +151,14 @@ function alignedTable(header: readonly string[], right: readonly boolean[], rows
   return [line(header), rule, ...rows.map(line)].join('\n')
 }
 
-export function markdownTable(rows: readonly SummaryRow[]): string {
+/** The target's name in the table; the Node pipe's says how many workers it ran with when more than one. */
+export function targetName(target: Target, pipeWorkers = 1): string {
+  return target === 'nodepipe' && pipeWorkers > 1
+    ? `${TARGET_NAMES[target]} (${pipeWorkers} workers)`
+    : TARGET_NAMES[target]
+}
+
+export function markdownTable(rows: readonly SummaryRow[], pipeWorkers = 1): string {
   const header = [
     'target',
     'mode',
@@ -147,18 +166,20 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
     'avg latency ms',
     'p95 ms',
     'TPS vs direct',
+    'TPS Cairn / Node pipe',
     'TPS Cairn / PgBouncer',
     'pooler CPU %',
     'pooler CPU µs/tx',
     'ok runs',
   ]
   const cells = rows.map((r) => [
-    TARGET_NAMES[r.target],
+    targetName(r.target, pipeWorkers),
     r.mode,
     r.tps === undefined ? 'failed' : r.tps.toFixed(0),
     fixed(r.latencyAvgMs, 3),
     fixed(r.p95Ms, 3),
     fixed(r.vsDirect, 2),
+    fixed(r.cairnVsNodePipe, 2),
     fixed(r.cairnVsPgbouncer, 2),
     fixed(r.poolerCpuPct, 0),
     fixed(r.poolerCpuUsPerTx, 0),
@@ -169,6 +190,12 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
     header.map((_, i) => i >= 2),
     cells,
   )
+}
+
+function pipeProcesses(workers: number): string {
+  return workers > 1
+    ? `a node:cluster primary with ${workers} workers on one port (connections handed out round-robin),`
+    : 'one Node process'
 }
 
 function hostCpuRange(runs: readonly RunRecord[]): string {
@@ -187,18 +214,25 @@ export function markdownReport(report: BenchReport): string {
     '',
     `pgbench -S (select-only, built-in script) on a scale-${s.scale} database (\`${s.database}\`), ` +
       `${s.clients} clients, ${s.threads} threads, ${s.seconds} s per run, ${s.rounds} round(s) run interleaved ` +
-      `(direct, Cairn, PgBouncer for simple, then the same for prepared), median per target and mode. ` +
+      `(direct, Node pipe, Cairn, PgBouncer for simple, then the same for prepared), median per target and mode. ` +
       `Both poolers: transaction mode, pool size ${s.poolSize}, SCRAM. p95 from pgbench's per-transaction log ` +
       `(sampling rate ${s.samplingRate}). ${s.warmupSeconds} s warm-up per target before the first round, not counted.`,
+    '',
+    `Node TCP pipe: ${pipeProcesses(s.pipeWorkers)} copying bytes between each client and a PostgreSQL ` +
+      'connection of its own (`client.pipe(server); server.pipe(client)`, no Nagle), with no parsing, pooling or ' +
+      'logic at all; PostgreSQL does the SCRAM login itself. It is how fast Node forwards these bytes, the ceiling ' +
+      'for a proxy on Node sockets, not a pooler (one server connection per client); "TPS Cairn / Node pipe" is ' +
+      'how much of that ceiling Cairn reaches.',
     '',
     `Machine: ${m.nproc} × ${m.cpuModel} (nproc ${m.nproc}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; ` +
       `PostgreSQL ${m.postgres}; PgBouncer ${m.pgbouncer}. pgbench, PostgreSQL and the pooler share these cores.`,
     '',
-    markdownTable(report.summary),
+    markdownTable(report.summary, s.pipeWorkers),
     '',
-    '"pooler CPU %" is the CPU time of the Cairn proxy or PgBouncer process over the run, in % of one core ' +
-      '(both are single-threaded, so near 100 means the pooler is CPU-bound); "pooler CPU µs/tx" divides it by the ' +
-      'TPS. Machine-wide CPU use per run is in the JSON (`runs[].hostCpuPct`).',
+    '"pooler CPU %" is the CPU time of what stands between pgbench and PostgreSQL (the Cairn proxy, PgBouncer, or ' +
+      'the Node pipe with its primary and workers summed) over the run, in % of one core (each process is one event ' +
+      'loop, so near 100 for one process means it is CPU-bound); "pooler CPU µs/tx" divides it by the TPS. ' +
+      'Machine-wide CPU use per run is in the JSON (`runs[].hostCpuPct`).',
     '',
     `Whole machine CPU busy during the runs: ${hostCpuRange(report.runs)}.`,
     '',
@@ -208,7 +242,9 @@ export function markdownReport(report: BenchReport): string {
   ]
   if (failures.length > 0) {
     lines.push('', 'Failed runs:', '')
-    for (const r of failures) lines.push(`- ${TARGET_NAMES[r.target]}, ${r.mode}: ${r.errors.join(' / ')}`)
+    for (const r of failures) {
+      lines.push(`- ${targetName(r.target, s.pipeWorkers)}, ${r.mode}: ${r.errors.join(' / ')}`)
+    }
   }
   return `${lines.join('\n')}\n`
 }

@@ -114,7 +114,7 @@ describe('cairn start on the embedded default', () => {
     expect(existsSync(join(dataDir, 'cairn.run.json'))).toBe(false)
     expect(processesUsing(dataDir)).toEqual([])
     expect(runCli(['status'], settings).code).toBe(3)
-  })
+  }, 180_000)
 
   it('reuses the data on a second start, without initialising again', async () => {
     const cairn = new CliProcess(['start'], settings)
@@ -132,7 +132,7 @@ describe('cairn start on the embedded default', () => {
     }
     expect((await cairn.exited).code).toBe(0)
     expect(processesUsing(dataDir)).toEqual([])
-  })
+  }, 180_000)
 })
 
 describe('cairn start refusing bad input', () => {

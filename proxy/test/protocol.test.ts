@@ -241,12 +241,15 @@ describe('telemetry', () => {
         await c.query(`select status, count(*) from orders where total > 100 group by status order by 1`)
         await c.query(`select status, count(*) from orders where total > 900 group by status order by 1`)
         await c.query('select 1/0').catch(() => {})
+        await c.query('show search_path')
       },
       { application_name: 'telemetry-test' },
     )
     await t.settle()
     const mine = t.events.filter((e) => e.applicationName === 'telemetry-test')
-    expect(mine).toHaveLength(3)
+    expect(mine).toHaveLength(4)
+    // A tag without a count (SHOW) reports the rows that were sent.
+    expect(mine[3]).toMatchObject({ kind: 'utility', rows: 1 })
     const [a, b, c] = mine as [(typeof mine)[0], (typeof mine)[0], (typeof mine)[0]]
     expect(a.fingerprint).toMatch(/^[0-9a-f]{16}$/)
     expect(b.fingerprint).toBe(a.fingerprint)

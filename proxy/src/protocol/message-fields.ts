@@ -44,11 +44,11 @@ export function readCommandTag(frame: Buffer): string {
   return readCString(frame, 5)[0]
 }
 
-/** Rows a command tag reports (the last number of the tag), 0 when none. */
-export function rowsFromTag(tag: string): number {
+/** Rows a command tag reports (its last number: `SELECT 5`, `INSERT 0 3`); undefined for tags without one (`SHOW`). */
+export function rowsFromTag(tag: string): number | undefined {
   const space = tag.lastIndexOf(' ')
   const n = space < 0 ? Number.NaN : Number(tag.slice(space + 1))
-  return Number.isFinite(n) ? n : 0
+  return Number.isFinite(n) ? n : undefined
 }
 
 /** ErrorResponse/NoticeResponse fields by their one-letter code. */

@@ -461,7 +461,7 @@ export class ClientSession implements ServerListener {
             break
           }
           if (this.#statements.has(name)) {
-            this.#failUntilSync(out, {
+            this.#failUntilSync({
               severity: 'ERROR',
               code: '42P05',
               message: `prepared statement "${name}" already exists`,
@@ -590,7 +590,7 @@ export class ClientSession implements ServerListener {
   #ensurePrepared(name: string, server: ServerConnection, out: Buffer[]): ClientStatement | undefined {
     const st = this.#statements.get(name)
     if (!st) {
-      this.#failUntilSync(out, {
+      this.#failUntilSync({
         severity: 'ERROR',
         code: '26000',
         message: `prepared statement "${name}" does not exist`,
@@ -606,7 +606,7 @@ export class ClientSession implements ServerListener {
   }
 
   /** Answers an error the proxy found itself and, as PostgreSQL does, ignores messages until Sync. */
-  #failUntilSync(_out: Buffer[], fields: ErrorFields): void {
+  #failUntilSync(fields: ErrorFields): void {
     this.#queue.push({ kind: 'synthetic', bytes: errorResponse(fields) })
     this.#skipUntilSync = true
   }
@@ -676,34 +676,18 @@ export class ClientSession implements ServerListener {
           break
         case 'execute':
           out.push(bytes)
-          head.bytes += bytes.length
-          if (type === Backend.DataRow) head.rows++
-          else if (type === Backend.CopyInResponse) this.#clientCopy = true
-          else if (
-            type === Backend.CommandComplete ||
-            type === Backend.PortalSuspended ||
-            type === Backend.EmptyQueryResponse
-          ) {
-            const rows = type === Backend.CommandComplete ? rowsFromTag(readCommandTag(bytes)) : head.rows
-            this.#record(head.text, head.started, now, rows, head.bytes)
+          if (this.#countResult(head, type, bytes)) {
+            this.#record(head.text, head.started, now, head.rows, head.bytes)
+            this.#queue.shift()
+          } else if (type === Backend.PortalSuspended || type === Backend.EmptyQueryResponse) {
+            this.#record(head.text, head.started, now, head.rows, head.bytes)
             this.#queue.shift()
           }
           break
         case 'query':
           out.push(bytes)
-          head.bytes += bytes.length
-          if (type === Backend.DataRow) head.rows++
-          else if (type === Backend.CopyInResponse) this.#clientCopy = true
-          else if (type === Backend.CommandComplete) {
-            this.#record(
-              head.text,
-              head.started,
-              now,
-              rowsFromTag(readCommandTag(bytes)),
-              head.bytes,
-              undefined,
-              head.index,
-            )
+          if (this.#countResult(head, type, bytes)) {
+            this.#record(head.text, head.started, now, head.rows, head.bytes, undefined, head.index)
             head.index++
             head.started = now
             head.bytes = 0
@@ -737,6 +721,21 @@ export class ClientSession implements ServerListener {
       return this.#close()
     }
     this.#maybeRelease()
+  }
+
+  /**
+   * Counts a result message toward its statement (rows, bytes; a COPY FROM STDIN starting);
+   * true when it is the CommandComplete that ends the statement, whose tag gives the row count.
+   */
+  #countResult(head: { rows: number; bytes: number }, type: number, bytes: Buffer): boolean {
+    head.bytes += bytes.length
+    if (type === Backend.DataRow) head.rows++
+    else if (type === Backend.CopyInResponse) this.#clientCopy = true
+    else if (type === Backend.CommandComplete) {
+      head.rows = rowsFromTag(readCommandTag(bytes)) ?? head.rows
+      return true
+    }
+    return false
   }
 
   #onError(head: Expect, sqlstate: string, now: number): void {
