@@ -99,6 +99,7 @@ describe('cairn start on the embedded default', () => {
       const status = runCli(['status'], settings)
       expect(status.code).toBe(0)
       expect(status.stdout).toMatch(/cairn: +running/)
+      expect(status.stdout).toMatch(/proxy: +postgres:\/\/cairn:\*\*\*@127\.0\.0\.1:\d+\/cairn/)
       expect(status.stdout).toMatch(/migrations: 2 applied, 0 pending/)
 
       // `cairn migrate` finds the running embedded server instead of starting a second one.

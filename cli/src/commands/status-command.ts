@@ -14,6 +14,7 @@ export async function statusCommand(_logger: Logger): Promise<number> {
   const state = readRunState(config.dataDir)
   if (state) {
     lines.push(`cairn:      running (pid ${state.pid}, since ${state.startedAt}), data dir ${config.dataDir}`)
+    lines.push(`proxy:      ${redactUrl(state.proxyUrl)} (connect here)`)
     lines.push(`database:   ${state.databaseMode} ${redactUrl(state.databaseUrl)}`)
     lines.push(`cache:      ${state.cacheMode === 'redis' ? 'redis' : 'in-process LRU'}`)
     const health = await fetch(`${state.httpUrl}/healthz`).then(
