@@ -1,0 +1,80 @@
+import { connectPostgres, createLogger, migrate, type QueryEvent } from '@cairn/core'
+import { QueryEventWriter } from '@cairn/proxy'
+import { migrationsDir } from '@cairn/sql'
+import type pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
+
+let db: TestDatabase
+let client: pg.Client
+beforeAll(async () => {
+  db = await createTestDatabase('events')
+  client = await connectPostgres(db.url)
+  await migrate(client, migrationsDir)
+})
+afterAll(async () => {
+  await client?.end()
+  await db?.drop()
+})
+
+const event = (i: number): QueryEvent => ({
+  at: Date.now(),
+  database: 'shop',
+  user: 'ann',
+  applicationName: 'metabase',
+  sessionId: `s${i}`,
+  fingerprint: 'f00dfeed00000000',
+  normalizedText: 'select * from orders where id = $1',
+  kind: 'select',
+  relationsRead: ['public.orders'],
+  relationsWritten: [],
+  deterministic: true,
+  nondeterministicReasons: [],
+  columns: [],
+  durationMs: 1.5,
+  poolWaitMs: 0.1,
+  rows: i,
+  bytesOut: 100 + i,
+  ...(i % 2 ? { sqlstate: '22012' } : {}),
+})
+
+describe('QueryEventWriter', () => {
+  it('writes events in batches to the day partition and keeps partitions for the days ahead', async () => {
+    const writer = new QueryEventWriter({
+      client,
+      log: createLogger({ level: 'silent' }),
+      retentionDays: 7,
+      intervalMs: 60_000,
+    })
+    await writer.start()
+    for (let i = 0; i < 250; i++) writer.add(event(i))
+    await writer.stop()
+    const r = await client.query(
+      `SELECT count(*)::int AS n, sum(rows)::int AS rows, count(sqlstate)::int AS errors, min(relations_read::text) AS rel,
+              count(DISTINCT tableoid)::int AS partitions FROM cairn_meta.query_events`,
+    )
+    expect(r.rows[0]).toEqual({ n: 250, rows: 31125, errors: 125, rel: '{public.orders}', partitions: 1 })
+    const parts = await client.query(
+      `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'cairn_meta.query_events'::regclass`,
+    )
+    expect(parts.rows[0].n).toBeGreaterThanOrEqual(3)
+  })
+
+  it('drops partitions older than the retention, and only those', async () => {
+    await client.query(
+      `CREATE TABLE cairn_meta.query_events_20200101 PARTITION OF cairn_meta.query_events
+         FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00')`,
+    )
+    const writer = new QueryEventWriter({ client, log: createLogger({ level: 'silent' }), retentionDays: 7 })
+    await writer.maintainPartitions()
+    const names = (
+      await client.query<{ relname: string }>(
+        `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'cairn_meta.query_events'::regclass ORDER BY 1`,
+      )
+    ).rows.map((r) => r.relname)
+    expect(names).not.toContain('query_events_20200101')
+    const today = new Date().toISOString().slice(0, 10).replaceAll('-', '')
+    expect(names).toContain(`query_events_${today}`)
+  })
+})
