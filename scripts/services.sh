@@ -69,15 +69,16 @@ install_packages() {
   [ -z "$missing" ] || die "still missing after install: $missing"
 }
 
-psql_admin() { PGPASSWORD=$PG_PASSWORD "$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+psql_admin() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=$PG_PASSWORD "$PG_BINDIR/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
 pg_running() { [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BINDIR/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; }
 redis_running() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
 write_pg_conf() {
   # Tuned for analytics on a small shared box (2 cores). This cluster is for development
-  # and tests: synchronous_commit=off and wal_level=minimal trade durability for load speed.
-  cat >"$PG_DATA/cairn.conf" <<EOF
+  # and tests: synchronous_commit=off trades durability for load speed. wal_level=logical lets
+  # the result cache follow writes that bypass the proxy (a logical decoding slot).
+  cat >"$PG_DATA/cairn.conf.new" <<EOF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = ''
@@ -98,14 +99,23 @@ random_page_cost = 1.1
 effective_io_concurrency = 200
 default_statistics_target = 200
 jit = off
-wal_level = minimal
-max_wal_senders = 0
+wal_level = logical
+max_wal_senders = 4
+max_replication_slots = 10
 synchronous_commit = off
 max_wal_size = 4GB
 checkpoint_timeout = 15min
 logging_collector = off
 log_min_messages = warning
 EOF
+  # A changed configuration on a running server needs a restart (wal_level, shared_buffers).
+  if cmp -s "$PG_DATA/cairn.conf.new" "$PG_DATA/cairn.conf"; then
+    rm -f "$PG_DATA/cairn.conf.new"
+    CONF_CHANGED=0
+  else
+    mv "$PG_DATA/cairn.conf.new" "$PG_DATA/cairn.conf"
+    CONF_CHANGED=1
+  fi
   grep -q "include_if_exists = 'cairn.conf'" "$PG_DATA/postgresql.conf" ||
     echo "include_if_exists = 'cairn.conf'" >>"$PG_DATA/postgresql.conf"
 }
@@ -131,7 +141,11 @@ pg_up() {
   fi
   write_pg_conf
   as_root && chown postgres:postgres "$PG_DATA/cairn.conf"
-  if pg_running; then
+  if pg_running && [ "$CONF_CHANGED" = 1 ]; then
+    as_pg "$PG_BINDIR/pg_ctl" restart -D "$PG_DATA" -m fast -w -t 60 -l "$DIR/postgres.log" >/dev/null ||
+      die "PostgreSQL did not restart with its new configuration; see $DIR/postgres.log"
+    say "PostgreSQL restarted on 127.0.0.1:$PG_PORT (configuration changed)"
+  elif pg_running; then
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     as_pg "$PG_BINDIR/pg_ctl" start -D "$PG_DATA" -l "$DIR/postgres.log" -w -t 60 >/dev/null ||

@@ -5,7 +5,7 @@ import { gauge, type Logger } from '@cairn/core'
 import type { CredentialStore } from './auth/credential-store.js'
 import { errorResponse } from './protocol/backend-messages.js'
 import { CancelRegistry } from './session/cancel-registry.js'
-import { ClientSession } from './session/client-session.js'
+import { ClientSession, type SessionCache } from './session/client-session.js'
 import type { StatementSink } from './telemetry/statement-record.js'
 import { PoolRegistry } from './upstream/pool-registry.js'
 
@@ -23,6 +23,8 @@ export interface ProxyServerOptions {
   maxClients: number
   tls?: { certFile: string; keyFile: string }
   statements: StatementSink
+  /** The result cache; off when absent. */
+  cache?: SessionCache
   log: Logger
   /** Largest message accepted from either side; default 256 MiB. */
   maxMessageBytes?: number
@@ -75,6 +77,7 @@ export class ProxyServer {
       maxMessageBytes,
       loginTimeoutMs: 60_000,
       log: this.options.log,
+      ...(this.options.cache ? { cache: this.options.cache } : {}),
     })
     this.#sessions.add(session)
     clientConnections.inc()

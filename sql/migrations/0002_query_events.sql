@@ -16,7 +16,8 @@ CREATE TABLE cairn_meta.query_events (
   rows bigint NOT NULL,
   bytes_out bigint NOT NULL,
   sqlstate text,
-  cache_hit boolean
+  cache text CHECK (cache IN ('hit', 'miss', 'bypass', 'uncacheable')),
+  cache_reason text
 ) PARTITION BY RANGE (at);
 
 CREATE INDEX query_events_fingerprint_at ON cairn_meta.query_events (fingerprint, at);

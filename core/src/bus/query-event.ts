@@ -28,6 +28,8 @@ export type QueryEvent = DeepReadonly<{
   bytesOut: number
   /** SQLSTATE of the error, when the statement failed. */
   sqlstate?: string
-  /** Filled by the result cache: whether this statement was answered from it. */
-  cacheHit?: boolean
+  /** What the result cache did: answered it (hit), read it from PostgreSQL and kept it (miss), went around an unavailable cache (bypass), or could not cache it (uncacheable). Absent with the cache off. */
+  cache?: 'hit' | 'miss' | 'bypass' | 'uncacheable'
+  /** Why it could not be cached, when `cache` is `uncacheable`. */
+  cacheReason?: string
 }>

@@ -10,6 +10,8 @@ export interface KeyValueCache {
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>
   /** `ttlMs` of 0 or undefined means no expiry (eviction still applies). */
   set(key: string, value: Buffer, ttlMs?: number): Promise<void>
+  /** Sets the key only when it does not exist; true when it was set. */
+  setIfAbsent(key: string, value: Buffer): Promise<boolean>
   delete(...keys: string[]): Promise<number>
   /** Atomically adds 1 to an integer counter (relation versions), returning the new value. */
   increment(key: string): Promise<number>

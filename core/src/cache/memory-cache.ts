@@ -27,6 +27,12 @@ export class MemoryCache implements KeyValueCache {
     this.#lru.set(key, value, ttlMs ? { ttl: ttlMs } : {})
   }
 
+  async setIfAbsent(key: string, value: Buffer): Promise<boolean> {
+    if (this.#lru.has(key)) return false
+    this.#lru.set(key, value)
+    return true
+  }
+
   async delete(...keys: string[]): Promise<number> {
     let n = 0
     for (const key of keys) if (this.#lru.delete(key)) n++

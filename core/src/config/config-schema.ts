@@ -11,6 +11,17 @@ const positiveInt = z.coerce
   .int({ error: 'expected a whole number' })
   .min(1, { error: 'expected a number of at least 1' })
 
+/** `gold, silver.orders` → ['gold', 'silver.orders'] (schemas or schema.tables). */
+const relationList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().regex(/^[^.\s]+(\.[^.\s]+)?$/, { error: 'expected schema or schema.table names, comma-separated' }),
+    ),
+  )
+  .default([])
+
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
   error: 'expected a URL like postgres://user:password@host:5432/database',
 })
@@ -56,6 +67,14 @@ export const settings = {
   proxyUsersFile: { env: 'CAIRN_PROXY_USERS_FILE', schema: z.string().min(1).optional() },
   proxyTlsCert: { env: 'CAIRN_PROXY_TLS_CERT', schema: z.string().min(1).optional() },
   proxyTlsKey: { env: 'CAIRN_PROXY_TLS_KEY', schema: z.string().min(1).optional() },
+  cache: {
+    env: 'CAIRN_CACHE',
+    schema: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  },
+  cacheTtlMs: { env: 'CAIRN_CACHE_TTL_MS', schema: positiveInt.default(300_000) },
+  cacheMaxEntryBytes: { env: 'CAIRN_CACHE_MAX_ENTRY_BYTES', schema: positiveInt.default(1024 * 1024) },
+  cacheDeny: { env: 'CAIRN_CACHE_DENY', schema: relationList },
+  cacheAllow: { env: 'CAIRN_CACHE_ALLOW', schema: relationList },
   telemetryRetentionDays: { env: 'CAIRN_TELEMETRY_RETENTION_DAYS', schema: positiveInt.default(7) },
   logLevel: {
     env: 'CAIRN_LOG_LEVEL',

@@ -11,9 +11,14 @@ export class RelationResolver {
   /** relation name → schemas that have one of that name */
   #schemasByName = new Map<string, Set<string>>()
   #schemas = new Set<string>()
+  /** view → what its rewrite rule reads (plain views only: a materialized view is data of its own) */
+  #viewDeps = new Map<string, string[]>()
 
-  /** Replaces the snapshot with (schema, name) pairs, e.g. from pg_class. */
-  load(rows: readonly { schema: string; name: string }[]): void {
+  /** Replaces the snapshot with (schema, name) pairs, e.g. from pg_class, and each view's dependencies. */
+  load(rows: readonly { schema: string; name: string }[], views: readonly { view: string; base: string }[] = []): void {
+    const deps = new Map<string, string[]>()
+    for (const { view, base } of views) deps.set(view, [...(deps.get(view) ?? []), base])
+    this.#viewDeps = deps
     const next = new Map<string, Set<string>>()
     for (const { schema, name } of rows) {
       const set = next.get(name) ?? new Set<string>()
@@ -22,6 +27,21 @@ export class RelationResolver {
     }
     this.#schemasByName = next
     this.#schemas = new Set(rows.map((r) => r.schema))
+  }
+
+  /** Like `resolve`, but undefined when the snapshot has no such relation. */
+  resolveKnown(ref: RelationRef, searchPath: string | undefined, user: string): string | undefined {
+    const qualified = this.resolve(ref, searchPath, user)
+    const dot = qualified.indexOf('.')
+    return this.#schemasByName.get(qualified.slice(dot + 1))?.has(qualified.slice(0, dot)) ? qualified : undefined
+  }
+
+  /** The tables a relation's rows come from: a view expanded (recursively) to its base relations. */
+  expand(qualified: string, seen = new Set<string>()): string[] {
+    const deps = this.#viewDeps.get(qualified)
+    if (!deps || seen.has(qualified)) return [qualified]
+    seen.add(qualified)
+    return [...new Set(deps.flatMap((d) => this.expand(d, seen)))]
   }
 
   resolve(ref: RelationRef, searchPath: string | undefined, user: string): string {

@@ -2,9 +2,16 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
 import { isCairnError, type Logger } from '@cairn/core'
+import type { StatementAnalysis } from '../analysis/analyze-sql.js'
+import type { RelationResolver } from '../analysis/relation-resolver.js'
+import type { StatementAnalyzer } from '../analysis/statement-analyzer.js'
 import type { CredentialStore, UserCredential } from '../auth/credential-store.js'
 import { md5Response, md5Verifier } from '../auth/md5.js'
 import { SCRAM_MECHANISM, ScramServerExchange, type UpstreamSecret, verifierFromPassword } from '../auth/scram.js'
+import type { CacheEntry } from '../cache/cache-entry.js'
+import { cacheKey } from '../cache/cache-key.js'
+import { type CachePolicy, cacheability } from '../cache/cacheability.js'
+import { ALL_RELATIONS, type CacheOutcome, type ResultCache } from '../cache/result-cache.js'
 import {
   authenticationMD5,
   authenticationOk,
@@ -61,6 +68,27 @@ export interface SessionOptions {
   maxMessageBytes: number
   loginTimeoutMs: number
   log: Logger
+  /** The result cache, when on. */
+  cache?: SessionCache
+}
+
+/** What a session needs to answer from the result cache and to invalidate it. */
+export interface SessionCache {
+  results: ResultCache
+  analyzer: StatementAnalyzer
+  resolver: RelationResolver
+  policy: CachePolicy
+  /** Called after DDL went through, so the catalog snapshot (views, new tables) is refreshed. */
+  onDdl(): void
+}
+
+/** A miss being read from PostgreSQL, to be stored when it completes cleanly. */
+interface Capture {
+  versions: readonly number[]
+  done: (entry: CacheEntry | undefined) => void
+  chunks: Buffer[]
+  bytes: number
+  ok: boolean
 }
 
 /** What the proxy waits for from the server, one entry per client message that gets a response. */
@@ -69,7 +97,17 @@ type Expect =
   | { kind: 'bind' | 'close' | 'describe-portal' | 'sync' }
   | { kind: 'describe-statement' }
   | { kind: 'execute'; text: string; started: number; rows: number; bytes: number }
-  | { kind: 'query'; text: string; started: number; index: number; bytes: number; rows: number }
+  | {
+      kind: 'query'
+      text: string
+      started: number
+      index: number
+      bytes: number
+      rows: number
+      capture?: Capture
+      cache?: CacheOutcome
+      cacheReason?: string
+    }
   | { kind: 'function' }
   | { kind: 'internal' }
   | { kind: 'synthetic'; bytes: Buffer }
@@ -128,6 +166,15 @@ export class ClientSession implements ServerListener {
   readonly #portals = new Map<string, string>()
   #unnamedQuery = ''
   #loginTimer: NodeJS.Timeout
+  /** Waiting for the result cache: client messages queue in #pending meanwhile. */
+  #lookingUp = false
+  /** For the next Query forwarded: a miss to store, and what the cache said about it. */
+  #next: { capture?: Capture; cache?: CacheOutcome; cacheReason?: string } = {}
+  /** Relations written in the current transaction, invalidated when it commits. */
+  readonly #txWrites = new Set<string>()
+  #lastTag = ''
+  /** Output to the client waits for this (an invalidation that must land before the client hears of the commit). */
+  #gate: Promise<void> | undefined
 
   constructor(
     socket: Socket,
@@ -375,6 +422,91 @@ export class ClientSession implements ServerListener {
   #onClientFrames(frames: Frame[], arrived: number): void {
     if (this.#server) return this.#forward(frames, arrived)
     if (frames.length === 1 && frames[0]?.type === Frontend.Terminate) return this.#close()
+    if (this.#lookingUp) return void this.#pending.push(...frames)
+    const cache = this.options.cache
+    const only = frames.length === 1 ? (frames[0] as Frame) : undefined
+    if (cache && !this.#pinned && !this.#acquiring && only?.type === Frontend.Query) {
+      const text = readQuery(only.bytes)
+      const verdict = cacheability(cache.analyzer.analyze(text), (a) => this.#baseRelations(cache, a), cache.policy)
+      if (verdict.cacheable) {
+        this.#lookingUp = true
+        const key = cacheKey({ database: this.database, user: this.user, settings: this.#settings, request: text })
+        return void this.#fromCache(cache, key, [...verdict.relations, ALL_RELATIONS], frames, arrived)
+      }
+      cache.results.recordUncacheable()
+      this.#next = { cache: 'uncacheable', cacheReason: verdict.reason }
+    }
+    this.#toServer(frames, arrived)
+  }
+
+  /** The statement's relations, resolved and views expanded; undefined if one is unknown to the catalog snapshot. */
+  #baseRelations(cache: SessionCache, a: StatementAnalysis): string[] | undefined {
+    const out = new Set<string>()
+    for (const ref of a.relationsRead) {
+      const q = cache.resolver.resolveKnown(ref, this.#settings.get('search_path'), this.user)
+      if (!q) return undefined
+      for (const base of cache.resolver.expand(q)) out.add(base)
+    }
+    return [...out].sort()
+  }
+
+  async #fromCache(
+    cache: SessionCache,
+    key: string,
+    relations: string[],
+    frames: Frame[],
+    arrived: number,
+  ): Promise<void> {
+    const lookup = await cache.results.lookup(key, relations)
+    let entry = lookup.kind === 'hit' ? lookup.entry : undefined
+    if (lookup.kind === 'miss') {
+      // Single flight: another session reading the same key from PostgreSQL shares its answer.
+      const fill = cache.results.pendingFill(key)
+      const shared = fill ? await fill : undefined
+      // Only an answer read at the versions this lookup saw: one read before a later commit would be stale.
+      if (shared && lookup.versions?.every((v, i) => v === shared.versions[i])) entry = shared
+      if (!entry && lookup.versions) {
+        this.#next = {
+          capture: { versions: lookup.versions, done: cache.results.beginFill(key), chunks: [], bytes: 0, ok: true },
+          cache: 'miss',
+        }
+      } else if (!entry) {
+        this.#next = { cache: 'miss' }
+      }
+    } else if (lookup.kind === 'bypass') {
+      this.#next = { cache: 'bypass' }
+    }
+    this.#lookingUp = false
+    if (this.#phase === 'closed') {
+      this.#abandonCaptures()
+      return
+    }
+    if (entry) {
+      this.#send(Buffer.concat([entry.body, readyForQuery(TxStatus.Idle)]))
+      const now = performance.now()
+      cache.results.recordHitTime(now - arrived)
+      this.#record(
+        readQuery((frames[0] as Frame).bytes),
+        arrived,
+        now,
+        entry.rows,
+        entry.body.length,
+        undefined,
+        0,
+        'hit',
+      )
+      const pending = this.#pending
+      this.#pending = []
+      if (pending.length) this.#onClientFrames(pending, performance.now())
+      return
+    }
+    const all = [...frames, ...this.#pending]
+    this.#pending = []
+    this.#toServer(all, arrived)
+  }
+
+  /** Borrows a server connection (at once if one is idle) and forwards the frames to it. */
+  #toServer(frames: Frame[], arrived: number): void {
     const pool = this.#pool as ServerPool
     if (!this.#acquiring) {
       const idle = pool.tryAcquire()
@@ -446,7 +578,9 @@ export class ClientSession implements ServerListener {
         case Frontend.Query: {
           const text = readQuery(bytes)
           this.#pinIf(text, server)
-          this.#queue.push({ kind: 'query', text, started: arrived, index: 0, bytes: 0, rows: 0 })
+          this.#noteWrites(text)
+          this.#queue.push({ kind: 'query', text, started: arrived, index: 0, bytes: 0, rows: 0, ...this.#next })
+          this.#next = {}
           out.push(bytes)
           break
         }
@@ -523,6 +657,7 @@ export class ClientSession implements ServerListener {
         case Frontend.Execute: {
           this.#awaitingSync = true
           const { portal } = readExecute(bytes)
+          this.#noteWrites(this.#portals.get(portal) ?? '')
           this.#queue.push({
             kind: 'execute',
             text: this.#portals.get(portal) ?? '',
@@ -579,6 +714,54 @@ export class ClientSession implements ServerListener {
     this.#flush(server, out)
     this.#drainSynthetic()
     this.#maybeRelease()
+  }
+
+  /** Remembers what this statement writes, to invalidate it in the cache when its transaction ends. */
+  #noteWrites(text: string): void {
+    const cache = this.options.cache
+    if (!cache || !text) return
+    for (const a of cache.analyzer.analyze(text)) {
+      for (const ref of a.relationsWritten) {
+        this.#txWrites.add(cache.resolver.resolve(ref, this.#settings.get('search_path'), this.user))
+      }
+      if (a.kind === 'ddl' || a.kind === 'unknown') {
+        // DDL can change what any statement returns (a dropped column, a redefined view); unparsed text could be anything.
+        this.#txWrites.add(ALL_RELATIONS)
+        if (a.kind === 'ddl') cache.onDdl()
+      }
+    }
+  }
+
+  /** Writes to the client, after any invalidation it must not overtake. */
+  #send(bytes: Buffer): void {
+    const gate = this.#gate
+    if (!gate) {
+      this.socket.write(bytes)
+      return
+    }
+    this.#gate = gate.then(() => {
+      if (!this.socket.destroyed) this.socket.write(bytes)
+    })
+  }
+
+  /** Holds all later output until `p` settles. */
+  #holdUntil(p: Promise<void>): void {
+    const gate: Promise<void> = (this.#gate ?? Promise.resolve()).then(() => p)
+    this.#gate = gate
+    void gate.then(() => {
+      if (this.#gate === gate) this.#gate = undefined
+    })
+  }
+
+  /** A transaction ended (ReadyForQuery `I`): unless it rolled back, invalidate what it wrote before the client learns of it. */
+  #transactionEnded(out: Buffer[]): void {
+    const cache = this.options.cache
+    if (!cache || this.#txWrites.size === 0) return
+    const relations = [...this.#txWrites]
+    this.#txWrites.clear()
+    if (this.#lastTag === 'ROLLBACK') return
+    if (out.length) this.#send(Buffer.concat(out.splice(0)))
+    this.#holdUntil(cache.results.bump(relations, 'proxy'))
   }
 
   #flush(server: ServerConnection, out: Buffer[]): void {
@@ -643,9 +826,12 @@ export class ClientSession implements ServerListener {
         type === Backend.NotificationResponse ||
         type === Backend.ParameterStatus
       ) {
+        // A replayed result would lose these: such a result is not stored.
+        if (head?.kind === 'query' && head.capture) head.capture.ok = false
         out.push(bytes)
         continue
       }
+      if (type === Backend.ReadyForQuery && bytes[5] === TxStatus.Idle) this.#transactionEnded(out)
       if (!head) {
         // Nothing asked for it: a FATAL before the server goes away, typically. Pass it on.
         out.push(bytes)
@@ -684,18 +870,44 @@ export class ClientSession implements ServerListener {
             this.#queue.shift()
           }
           break
-        case 'query':
+        case 'query': {
           out.push(bytes)
+          const capture = head.capture
+          if (capture?.ok && type !== Backend.ReadyForQuery) {
+            capture.bytes += bytes.length
+            if (type === Backend.RowDescription || type === Backend.DataRow || type === Backend.CommandComplete) {
+              capture.chunks.push(bytes)
+            } else capture.ok = false
+            if (capture.bytes > (this.options.cache?.results.options.maxEntryBytes ?? 0)) capture.ok = false
+          }
           if (this.#countResult(head, type, bytes)) {
-            this.#record(head.text, head.started, now, head.rows, head.bytes, undefined, head.index)
+            this.#record(
+              head.text,
+              head.started,
+              now,
+              head.rows,
+              head.bytes,
+              undefined,
+              head.index,
+              head.cache,
+              head.cacheReason,
+            )
             head.index++
             head.started = now
             head.bytes = 0
             head.rows = 0
           } else if (type === Backend.ReadyForQuery) {
             this.#queue.shift()
+            if (capture) {
+              const whole = capture.ok && head.index === 1 && capture.chunks.length > 0
+              const rows = capture.chunks.filter((c) => c[0] === Backend.DataRow).length
+              capture.done(
+                whole ? { versions: capture.versions, rows, body: Buffer.concat(capture.chunks) } : undefined,
+              )
+            }
           }
           break
+        }
         case 'function':
         case 'sync':
           out.push(bytes)
@@ -708,8 +920,8 @@ export class ClientSession implements ServerListener {
       }
       this.#drainSyntheticInto(out)
     }
-    if (out.length === 1) this.socket.write(out[0] as Buffer)
-    else if (out.length > 1) this.socket.write(Buffer.concat(out))
+    if (out.length === 1) this.#send(out[0] as Buffer)
+    else if (out.length > 1) this.#send(Buffer.concat(out))
     if (fatal) {
       // PostgreSQL ends the connection after a FATAL (pg_terminate_backend, shutdown): so does the proxy.
       const server = this.#server
@@ -732,7 +944,8 @@ export class ClientSession implements ServerListener {
     if (type === Backend.DataRow) head.rows++
     else if (type === Backend.CopyInResponse) this.#clientCopy = true
     else if (type === Backend.CommandComplete) {
-      head.rows = rowsFromTag(readCommandTag(bytes)) ?? head.rows
+      this.#lastTag = readCommandTag(bytes)
+      head.rows = rowsFromTag(this.#lastTag) ?? head.rows
       return true
     }
     return false
@@ -740,6 +953,7 @@ export class ClientSession implements ServerListener {
 
   #onError(head: Expect, sqlstate: string, now: number): void {
     if (head.kind === 'query') {
+      if (head.capture) head.capture.ok = false
       this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, head.index)
       head.index++
       head.started = now
@@ -782,6 +996,8 @@ export class ClientSession implements ServerListener {
     bytesOut: number,
     sqlstate?: string,
     index = 0,
+    cache?: CacheOutcome,
+    cacheReason?: string,
   ): void {
     const record: StatementRecord = {
       at: Date.now() - (ended - started),
@@ -797,6 +1013,8 @@ export class ClientSession implements ServerListener {
       rows,
       bytesOut,
       sqlstate,
+      ...(cache ? { cache } : {}),
+      ...(cacheReason ? { cacheReason } : {}),
     }
     this.#poolWaitMs = 0
     this.options.statements.record(record)
@@ -814,6 +1032,10 @@ export class ClientSession implements ServerListener {
   onServerClose(conn: ServerConnection): void {
     if (this.#server !== conn) return
     this.#server = undefined
+    this.#abandonCaptures()
+    // Whether a COMMIT in flight landed is unknown: invalidate what the transaction wrote.
+    if (this.#txWrites.size && this.options.cache) void this.options.cache.results.bump([...this.#txWrites], 'proxy')
+    this.#txWrites.clear()
     const inTransaction = conn.txStatus !== TxStatus.Idle || this.#pinned
     const waiting = this.#queue.filter((e) => e.kind === 'query' || e.kind === 'sync' || e.kind === 'function').length
     this.#queue = []
@@ -838,9 +1060,17 @@ export class ClientSession implements ServerListener {
     if (this.#server && this.#queue.length) void this.#server.cancel()
   }
 
+  /** Misses that will not complete: let sessions waiting on them go to PostgreSQL themselves. */
+  #abandonCaptures(): void {
+    for (const e of this.#queue) if (e.kind === 'query') e.capture?.done(undefined)
+    this.#next.capture?.done(undefined)
+    this.#next = {}
+  }
+
   #onClientGone(): void {
     if (this.#phase === 'closed') return
     this.#phase = 'closed'
+    this.#abandonCaptures()
     clearTimeout(this.#loginTimer)
     this.options.cancels.unregister(this)
     const server = this.#server

@@ -79,12 +79,12 @@ export class QueryEventWriter {
       await this.options.client.query(
         `INSERT INTO cairn_meta.query_events (at, database, user_name, application_name, session_id, fingerprint,
            normalized_text, kind, relations_read, relations_written, deterministic, duration_ms, pool_wait_ms, rows,
-           bytes_out, sqlstate, cache_hit)
+           bytes_out, sqlstate, cache, cache_reason)
          SELECT to_timestamp(a / 1000.0), b, c, d, e, f, g, h,
-                ARRAY(SELECT jsonb_array_elements_text(i)), ARRAY(SELECT jsonb_array_elements_text(j)), k, l, m, n, o, p, q
+                ARRAY(SELECT jsonb_array_elements_text(i)), ARRAY(SELECT jsonb_array_elements_text(j)), k, l, m, n, o, p, q, r
          FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::jsonb[], $10::jsonb[], $11::bool[], $12::float8[], $13::float8[], $14::int8[], $15::int8[],
-                     $16::text[], $17::bool[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q)`,
+                     $16::text[], $17::text[], $18::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r)`,
         [
           col((e) => e.at),
           col((e) => e.database),
@@ -102,7 +102,8 @@ export class QueryEventWriter {
           col((e) => e.rows),
           col((e) => e.bytesOut),
           col((e) => e.sqlstate ?? null),
-          col((e) => e.cacheHit ?? null),
+          col((e) => e.cache ?? null),
+          col((e) => e.cacheReason ?? null),
         ],
       )
       persisted.inc(batch.length)

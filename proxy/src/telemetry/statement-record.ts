@@ -15,6 +15,9 @@ export interface StatementRecord {
   rows: number
   bytesOut: number
   sqlstate: string | undefined
+  /** What the result cache did with it, when the cache is on. */
+  cache?: 'hit' | 'miss' | 'bypass' | 'uncacheable'
+  cacheReason?: string
 }
 
 /** Takes records on the proxy's path: must return at once and never throw. */

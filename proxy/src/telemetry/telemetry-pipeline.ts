@@ -1,13 +1,13 @@
 import { counter, type EventBus, histogram, type Logger, type QueryEvent } from '@cairn/core'
-import { LRUCache } from 'lru-cache'
-import { analyzeSql, type StatementAnalysis } from '../analysis/analyze-sql.js'
-import { normalizeSql } from '../analysis/normalize-sql.js'
 import type { RelationResolver } from '../analysis/relation-resolver.js'
+import { StatementAnalyzer, unparsed } from '../analysis/statement-analyzer.js'
 import type { StatementRecord, StatementSink } from './statement-record.js'
 
 export interface TelemetryPipelineOptions {
   bus: EventBus
   resolver: RelationResolver
+  /** Shared with the result cache, so each shape is parsed once; a private one by default. */
+  analyzer?: StatementAnalyzer
   log: Logger
   /** Also called with every event, e.g. to persist it. */
   onEvent?: (event: QueryEvent) => void
@@ -28,44 +28,23 @@ const duration = histogram({
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
 })
 const published = counter({ name: 'cairn_proxy_query_events_total', help: 'Query events published on the bus' })
-const parseFailures = counter({
-  name: 'cairn_proxy_parse_failures_total',
-  help: 'Statements the SQL parser rejected (forwarded as they were)',
-})
-
-/** What a statement that does not parse is reported as. */
-const unparsed = (text: string): StatementAnalysis => {
-  const normalizedText = normalizeSql(text).text
-  return {
-    text,
-    normalizedText,
-    fingerprint: '',
-    kind: 'unknown',
-    relationsRead: [],
-    relationsWritten: [],
-    deterministic: false,
-    nondeterministicReasons: ['not parsed'],
-    columns: [],
-  }
-}
-
 /**
  * Turns the session's statement records into QueryEvents, off the proxy's path:
  * records are queued (the session's `record()` only pushes), then analysed in
- * short slices on later turns of the event loop. Parsing costs ~200 µs, so it
- * runs once per normalized text (LRU), never per statement.
+ * short slices on later turns of the event loop, through the shared StatementAnalyzer
+ * (one parse per normalized text, never per statement).
  */
 export class TelemetryPipeline implements StatementSink {
   readonly #queue: StatementRecord[] = []
-  readonly #byText = new LRUCache<string, StatementAnalysis[]>({ max: 2_000 })
-  readonly #byShape = new LRUCache<string, StatementAnalysis[]>({ max: 5_000 })
   #scheduled = false
   readonly #maxQueue: number
   readonly #sliceMs: number
+  readonly #analyzer: StatementAnalyzer
 
   constructor(private readonly options: TelemetryPipelineOptions) {
     this.#maxQueue = options.maxQueue ?? 50_000
     this.#sliceMs = options.sliceMs ?? 4
+    this.#analyzer = options.analyzer ?? new StatementAnalyzer()
   }
 
   record(r: StatementRecord): void {
@@ -96,26 +75,8 @@ export class TelemetryPipeline implements StatementSink {
     }
   }
 
-  #analysis(text: string): StatementAnalysis[] {
-    const known = this.#byText.get(text)
-    if (known) return known
-    const shape = normalizeSql(text).text
-    let analysis = this.#byShape.get(shape)
-    if (!analysis) {
-      try {
-        analysis = analyzeSql(text)
-      } catch {
-        parseFailures.inc()
-        analysis = [unparsed(text)]
-      }
-      this.#byShape.set(shape, analysis)
-    }
-    this.#byText.set(text, analysis)
-    return analysis
-  }
-
   #publish(r: StatementRecord): void {
-    const statements = this.#analysis(r.text)
+    const statements = this.#analyzer.analyze(r.text)
     const a = statements[r.statementIndex] ?? statements[0] ?? unparsed(r.text)
     const resolve = (ref: { schema?: string; name: string }) => this.options.resolver.resolve(ref, r.searchPath, r.user)
     const event: QueryEvent = {
@@ -141,6 +102,8 @@ export class TelemetryPipeline implements StatementSink {
       rows: r.rows,
       bytesOut: r.bytesOut,
       ...(r.sqlstate ? { sqlstate: r.sqlstate } : {}),
+      ...(r.cache ? { cache: r.cache } : {}),
+      ...(r.cacheReason ? { cacheReason: r.cacheReason } : {}),
     }
     const frozen = this.options.bus.publish('query', event)
     published.inc()

@@ -1,4 +1,4 @@
-import { createLogger, EventBus, type QueryEvent } from '@cairn/core'
+import { createLogger, EventBus, type KeyValueCache, type QueryEvent, RedisCache } from '@cairn/core'
 import {
   AuthQueryStore,
   type CredentialStore,
@@ -6,9 +6,13 @@ import {
   ProxyServer,
   type ProxyServerOptions,
   RelationResolver,
+  ResultCache,
+  StatementAnalyzer,
   TelemetryPipeline,
+  WriteFollower,
 } from '@cairn/proxy'
 import pg from 'pg'
+import { inject } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js'
 
 export interface TestProxy {
@@ -21,6 +25,11 @@ export interface TestProxy {
   readonly port: number
   readonly events: QueryEvent[]
   readonly bus: EventBus
+  /** The result cache and its follower of external writes, when started with `cache`. */
+  readonly cache: ResultCache | undefined
+  readonly follower: WriteFollower | undefined
+  /** Reloads the catalog snapshot (after creating tables directly). */
+  refreshCatalog(): Promise<void>
   /** Resolves once the telemetry pipeline has published everything recorded so far. */
   settle(): Promise<void>
   close(): Promise<void>
@@ -28,9 +37,10 @@ export interface TestProxy {
 
 /** A proxy in front of a fresh database on the test cluster, users looked up in pg_authid. */
 export async function startTestProxy(
-  overrides: Partial<ProxyServerOptions> & { credentials?: CredentialStore } = {},
+  overrides: Partial<ProxyServerOptions> & { credentials?: CredentialStore; cacheStore?: KeyValueCache | 'redis' } = {},
 ): Promise<TestProxy> {
   await loadSqlParser()
+  const { cacheStore, ...proxyOverrides } = overrides
   const db = await createTestDatabase('proxy')
   const admin = new pg.Client({ connectionString: db.url })
   await admin.connect()
@@ -39,7 +49,35 @@ export async function startTestProxy(
   const events: QueryEvent[] = []
   bus.subscribe('query', (e) => events.push(e))
   const resolver = new RelationResolver()
-  const statements = new TelemetryPipeline({ bus, resolver, log: createLogger({ level: 'silent' }) })
+  const analyzer = new StatementAnalyzer()
+  const log = createLogger({ level: 'silent' })
+  const refreshCatalog = async () => {
+    const rels = await admin.query(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`,
+    )
+    const views = await admin.query(
+      `SELECT DISTINCT vn.nspname || '.' || v.relname AS view, tn.nspname || '.' || t.relname AS base
+         FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
+         JOIN pg_namespace vn ON vn.oid = v.relnamespace
+         JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+         JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid JOIN pg_namespace tn ON tn.oid = t.relnamespace`,
+    )
+    resolver.load(rels.rows, views.rows)
+  }
+  await refreshCatalog()
+  const statements = new TelemetryPipeline({ bus, resolver, analyzer, log })
+  let cache: ResultCache | undefined
+  let follower: WriteFollower | undefined
+  if (cacheStore) {
+    const store =
+      cacheStore === 'redis'
+        ? await new RedisCache({ url: inject('redisUrl'), keyPrefix: `${db.name}:`, failFastMs: 100 }).connect()
+        : cacheStore
+    cache = new ResultCache({ store, ttlMs: 60_000, maxEntryBytes: 1024 * 1024, log })
+    follower = new WriteFollower({ databaseUrl: db.url, cache, log, pollMs: 50 })
+    await follower.start()
+  }
   const proxy = new ProxyServer({
     host: '127.0.0.1',
     port: 0,
@@ -52,8 +90,19 @@ export async function startTestProxy(
     serverIdleTimeoutMs: 60_000,
     maxClients: 200,
     statements,
-    log: createLogger({ level: 'silent' }),
-    ...overrides,
+    log,
+    ...(cache
+      ? {
+          cache: {
+            results: cache,
+            analyzer,
+            resolver,
+            policy: { deny: [], allow: [] },
+            onDdl: () => void refreshCatalog(),
+          },
+        }
+      : {}),
+    ...proxyOverrides,
   })
   const { port } = await proxy.listen()
   const url = new URL(db.url)
@@ -66,12 +115,17 @@ export async function startTestProxy(
     port,
     events,
     bus,
+    cache,
+    follower,
+    refreshCatalog,
     async settle() {
       while (statements.queued > 0) await new Promise((r) => setTimeout(r, 5))
       await new Promise((r) => setImmediate(r))
     },
     async close() {
       await proxy.close()
+      await follower?.stop()
+      await cache?.options.store.close()
       await admin.end()
       await db.drop()
     },
