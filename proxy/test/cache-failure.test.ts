@@ -4,12 +4,21 @@ import { decodeEntry, encodeEntry } from '@cairn/proxy'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../test/support/free-port.js'
-import { type TestProxy, startTestProxy } from './support/test-proxy.js'
+import { startTestProxy, type TestProxy } from './support/test-proxy.js'
 
 /** A Redis of this test's own, so killing it disturbs nothing else. */
 function startRedis(port: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+    const child = spawn('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ])
     child.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('Ready to accept connections')) resolve(child)
     })
@@ -29,7 +38,9 @@ beforeAll(async () => {
   t = await startTestProxy({ cacheStore: store })
   direct = new pg.Client({ connectionString: t.directUrl })
   await direct.connect()
-  await direct.query(`CREATE TABLE items (id int PRIMARY KEY, price int); INSERT INTO items SELECT g, g * 10 FROM generate_series(1, 20) g`)
+  await direct.query(
+    `CREATE TABLE items (id int PRIMARY KEY, price int); INSERT INTO items SELECT g, g * 10 FROM generate_series(1, 20) g`,
+  )
   await t.refreshCatalog()
 })
 afterAll(async () => {
@@ -53,7 +64,8 @@ describe('result cache when Redis fails', () => {
         } catch {
           errors++
         }
-        if (writes && i % 7 === 0) await c.query(`update items set price = price + 1 where id = ${1 + (i % 5)}`).catch(() => errors++)
+        if (writes && i % 7 === 0)
+          await c.query(`update items set price = price + 1 where id = ${1 + (i % 5)}`).catch(() => errors++)
       }
     }
     await run(60)

@@ -50,3 +50,4 @@ export const readyForQuery = (status: number = TxStatus.Idle): Buffer =>
 
 export const parseComplete = (): Buffer => new MessageWriter().frame(Backend.ParseComplete)
 export const closeComplete = (): Buffer => new MessageWriter().frame(Backend.CloseComplete)
+export const bindComplete = (): Buffer => new MessageWriter().frame(Backend.BindComplete)

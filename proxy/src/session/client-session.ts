@@ -19,6 +19,7 @@ import {
   authenticationSASLContinue,
   authenticationSASLFinal,
   backendKeyData,
+  bindComplete,
   closeComplete,
   type ErrorFields,
   errorResponse,
@@ -82,6 +83,21 @@ export interface SessionCache {
   onDdl(): void
 }
 
+/** An extended-protocol batch the cache may answer. */
+interface ExtendedPlan {
+  key: string
+  relations: readonly string[]
+  /** The statement's SQL. */
+  text: string
+  /** The batch's Parse, if it had one. */
+  parse: Frame | undefined
+}
+
+/** The server-side name of a statement: the same text and parameter types share one, on every connection. */
+function statementName(query: string, types: Buffer): string {
+  return `cairn_${createHash('sha1').update(query).update(types).digest('base64url')}`
+}
+
 /** A miss being read from PostgreSQL, to be stored when it completes cleanly. */
 interface Capture {
   versions: readonly number[]
@@ -94,9 +110,19 @@ interface Capture {
 /** What the proxy waits for from the server, one entry per client message that gets a response. */
 type Expect =
   | { kind: 'parse'; serverName?: string; clientName?: string; swallow: boolean }
-  | { kind: 'bind' | 'close' | 'describe-portal' | 'sync' }
+  | { kind: 'bind' | 'close' }
+  | { kind: 'describe-portal' | 'sync'; capture?: Capture }
   | { kind: 'describe-statement' }
-  | { kind: 'execute'; text: string; started: number; rows: number; bytes: number }
+  | {
+      kind: 'execute'
+      text: string
+      started: number
+      rows: number
+      bytes: number
+      capture?: Capture
+      cache?: CacheOutcome
+      cacheReason?: string
+    }
   | {
       kind: 'query'
       text: string
@@ -420,7 +446,15 @@ export class ClientSession implements ServerListener {
   // ─── Query phase: client → server ──────────────────────────────────────────
 
   #onClientFrames(frames: Frame[], arrived: number): void {
-    if (this.#server) return this.#forward(frames, arrived)
+    if (this.#server) {
+      if (this.options.cache) {
+        this.#next = {
+          cache: 'uncacheable',
+          cacheReason: this.#pinned ? 'session pinned (it changed session state)' : 'inside a transaction',
+        }
+      }
+      return this.#forward(frames, arrived)
+    }
     if (frames.length === 1 && frames[0]?.type === Frontend.Terminate) return this.#close()
     if (this.#lookingUp) return void this.#pending.push(...frames)
     const cache = this.options.cache
@@ -435,8 +469,59 @@ export class ClientSession implements ServerListener {
       }
       cache.results.recordUncacheable()
       this.#next = { cache: 'uncacheable', cacheReason: verdict.reason }
+    } else if (cache && !this.#pinned && !this.#acquiring && frames.some((f) => f.type === Frontend.Execute)) {
+      const plan = this.#extendedPlan(cache, frames)
+      if ('key' in plan) {
+        this.#lookingUp = true
+        return void this.#fromCache(cache, plan.key, [...plan.relations, ALL_RELATIONS], frames, arrived, plan)
+      }
+      cache.results.recordUncacheable()
+      this.#next = { cache: 'uncacheable', cacheReason: plan.reason }
     }
     this.#toServer(frames, arrived)
+  }
+
+  /**
+   * An extended-protocol batch the cache can answer: `[Parse] Bind [Describe portal] Execute Sync`
+   * on the unnamed portal, without a row limit. Keyed by the statement (text and parameter types)
+   * and the Bind's parameter values and formats.
+   */
+  #extendedPlan(cache: SessionCache, frames: Frame[]): ExtendedPlan | { reason: string } {
+    const shape = frames.map((f) => String.fromCharCode(f.type)).join('')
+    if (!/^P?BD?ES$/.test(shape)) return { reason: `extended-protocol batch ${shape} (cached: [P] B [D] E S)` }
+    const parse = shape[0] === 'P' ? readParse((frames[0] as Frame).bytes) : undefined
+    const bindFrame = frames[parse ? 1 : 0] as Frame
+    const bind = readBind(bindFrame.bytes)
+    const describe = shape.includes('D') ? readTarget((frames[parse ? 2 : 1] as Frame).bytes) : undefined
+    const execute = readExecute((frames[frames.length - 2] as Frame).bytes)
+    if (bind.portal !== '' || execute.portal !== '' || execute.maxRows !== 0 || (describe && describe.kind !== 0x50)) {
+      return { reason: 'named portal, row limit or statement Describe' }
+    }
+    let text: string
+    let statementId: string
+    if (parse) {
+      if (parse.name !== bind.statement) return { reason: 'Bind of another statement than the one parsed' }
+      if (parse.name !== '' && this.#statements.has(parse.name)) return { reason: 'statement parsed twice' }
+      text = parse.query
+      statementId = statementName(parse.query, (frames[0] as Frame).bytes.subarray(parse.typesOffset))
+    } else {
+      const st = bind.statement === '' ? undefined : this.#statements.get(bind.statement)
+      if (!st) return { reason: 'Bind of a statement not parsed in this batch' }
+      text = st.query
+      statementId = st.serverName
+    }
+    const verdict = cacheability(cache.analyzer.analyze(text), (a) => this.#baseRelations(cache, a), cache.policy)
+    if (!verdict.cacheable) return { reason: verdict.reason }
+    const request = Buffer.concat([
+      Buffer.from(`${statementId}\0${describe ? 'D' : '-'}\0`),
+      bindFrame.bytes.subarray(bind.restOffset),
+    ])
+    return {
+      key: cacheKey({ database: this.database, user: this.user, settings: this.#settings, request }),
+      relations: verdict.relations,
+      text,
+      parse: parse ? (frames[0] as Frame) : undefined,
+    }
   }
 
   /** The statement's relations, resolved and views expanded; undefined if one is unknown to the catalog snapshot. */
@@ -456,6 +541,7 @@ export class ClientSession implements ServerListener {
     relations: string[],
     frames: Frame[],
     arrived: number,
+    extended?: ExtendedPlan,
   ): Promise<void> {
     const lookup = await cache.results.lookup(key, relations)
     let entry = lookup.kind === 'hit' ? lookup.entry : undefined
@@ -482,19 +568,17 @@ export class ClientSession implements ServerListener {
       return
     }
     if (entry) {
-      this.#send(Buffer.concat([entry.body, readyForQuery(TxStatus.Idle)]))
+      const head: Buffer[] = []
+      if (extended) {
+        // The batch's Parse takes effect as if it had run: the statement is prepared on a server when first needed.
+        if (extended.parse) head.push(this.#registerParse(extended.parse.bytes), parseComplete())
+        head.push(bindComplete())
+      }
+      this.#send(Buffer.concat([...head, entry.body, readyForQuery(TxStatus.Idle)]))
       const now = performance.now()
       cache.results.recordHitTime(now - arrived)
-      this.#record(
-        readQuery((frames[0] as Frame).bytes),
-        arrived,
-        now,
-        entry.rows,
-        entry.body.length,
-        undefined,
-        0,
-        'hit',
-      )
+      const text = extended ? extended.text : readQuery((frames[0] as Frame).bytes)
+      this.#record(text, arrived, now, entry.rows, entry.body.length, undefined, 0, 'hit')
       const pending = this.#pending
       this.#pending = []
       if (pending.length) this.#onClientFrames(pending, performance.now())
@@ -503,6 +587,20 @@ export class ClientSession implements ServerListener {
     const all = [...frames, ...this.#pending]
     this.#pending = []
     this.#toServer(all, arrived)
+  }
+
+  /** Records a Parse answered without a server (a cache hit): the statement exists for this client from now on. */
+  #registerParse(bytes: Buffer): Buffer {
+    const { name, query, typesOffset } = readParse(bytes)
+    if (name === '') {
+      this.#unnamedQuery = query
+    } else {
+      const types = bytes.subarray(typesOffset)
+      const serverName = statementName(query, types)
+      const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
+      this.#statements.set(name, { serverName, query, parse })
+    }
+    return Buffer.alloc(0)
   }
 
   /** Borrows a server connection (at once if one is idle) and forwards the frames to it. */
@@ -603,7 +701,7 @@ export class ClientSession implements ServerListener {
             break
           }
           const types = bytes.subarray(typesOffset)
-          const serverName = `cairn_${createHash('sha1').update(query).update(types).digest('base64url')}`
+          const serverName = statementName(query, types)
           const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
           this.#statements.set(name, { serverName, query, parse })
           if (server.prepared.has(serverName)) {
@@ -641,7 +739,10 @@ export class ClientSession implements ServerListener {
           this.#awaitingSync = true
           const { kind, name } = readTarget(bytes)
           if (kind === 0x50 /* P */) {
-            this.#queue.push({ kind: 'describe-portal' })
+            this.#queue.push({
+              kind: 'describe-portal',
+              ...(this.#next.capture ? { capture: this.#next.capture } : {}),
+            })
             out.push(bytes)
           } else if (name === '') {
             this.#queue.push({ kind: 'describe-statement' })
@@ -660,6 +761,7 @@ export class ClientSession implements ServerListener {
           this.#noteWrites(this.#portals.get(portal) ?? '')
           this.#queue.push({
             kind: 'execute',
+            ...this.#next,
             text: this.#portals.get(portal) ?? '',
             started: arrived,
             rows: 0,
@@ -685,7 +787,8 @@ export class ClientSession implements ServerListener {
         case Frontend.Sync:
           this.#skipUntilSync = false
           this.#awaitingSync = false
-          this.#queue.push({ kind: 'sync' })
+          this.#queue.push({ kind: 'sync', ...(this.#next.capture ? { capture: this.#next.capture } : {}) })
+          this.#next = {}
           out.push(bytes)
           break
         case Frontend.Flush:
@@ -852,8 +955,12 @@ export class ClientSession implements ServerListener {
           break
         case 'bind':
         case 'close':
+          out.push(bytes)
+          this.#queue.shift()
+          break
         case 'describe-portal':
           out.push(bytes)
+          this.#capture(head.capture, type, bytes)
           this.#queue.shift()
           break
         case 'describe-statement':
@@ -862,8 +969,19 @@ export class ClientSession implements ServerListener {
           break
         case 'execute':
           out.push(bytes)
+          this.#capture(head.capture, type, bytes)
           if (this.#countResult(head, type, bytes)) {
-            this.#record(head.text, head.started, now, head.rows, head.bytes)
+            this.#record(
+              head.text,
+              head.started,
+              now,
+              head.rows,
+              head.bytes,
+              undefined,
+              0,
+              head.cache,
+              head.cacheReason,
+            )
             this.#queue.shift()
           } else if (type === Backend.PortalSuspended || type === Backend.EmptyQueryResponse) {
             this.#record(head.text, head.started, now, head.rows, head.bytes)
@@ -873,13 +991,7 @@ export class ClientSession implements ServerListener {
         case 'query': {
           out.push(bytes)
           const capture = head.capture
-          if (capture?.ok && type !== Backend.ReadyForQuery) {
-            capture.bytes += bytes.length
-            if (type === Backend.RowDescription || type === Backend.DataRow || type === Backend.CommandComplete) {
-              capture.chunks.push(bytes)
-            } else capture.ok = false
-            if (capture.bytes > (this.options.cache?.results.options.maxEntryBytes ?? 0)) capture.ok = false
-          }
+          if (type !== Backend.ReadyForQuery) this.#capture(capture, type, bytes)
           if (this.#countResult(head, type, bytes)) {
             this.#record(
               head.text,
@@ -898,20 +1010,20 @@ export class ClientSession implements ServerListener {
             head.rows = 0
           } else if (type === Backend.ReadyForQuery) {
             this.#queue.shift()
-            if (capture) {
-              const whole = capture.ok && head.index === 1 && capture.chunks.length > 0
-              const rows = capture.chunks.filter((c) => c[0] === Backend.DataRow).length
-              capture.done(
-                whole ? { versions: capture.versions, rows, body: Buffer.concat(capture.chunks) } : undefined,
-              )
-            }
+            if (capture) this.#finishCapture(capture, head.index === 1)
           }
           break
         }
         case 'function':
-        case 'sync':
           out.push(bytes)
           if (type === Backend.ReadyForQuery) this.#queue.shift()
+          break
+        case 'sync':
+          out.push(bytes)
+          if (type === Backend.ReadyForQuery) {
+            this.#queue.shift()
+            if (head.capture) this.#finishCapture(head.capture, true)
+          }
           break
         case 'synthetic':
           // Cannot be at the head when a server message arrives: synthetic answers are sent as soon as they are first.
@@ -951,16 +1063,37 @@ export class ClientSession implements ServerListener {
     return false
   }
 
+  /** Keeps a result message of a miss being read, or gives up on storing it. */
+  #capture(capture: Capture | undefined, type: number, bytes: Buffer): void {
+    if (!capture?.ok) return
+    capture.bytes += bytes.length
+    const storable =
+      type === Backend.RowDescription ||
+      type === Backend.NoData ||
+      type === Backend.DataRow ||
+      type === Backend.CommandComplete
+    if (storable && capture.bytes <= (this.options.cache?.results.options.maxEntryBytes ?? 0))
+      capture.chunks.push(bytes)
+    else capture.ok = false
+  }
+
+  /** The miss is complete: store it when it was read whole and cleanly, release sessions waiting on it either way. */
+  #finishCapture(capture: Capture, oneStatement: boolean): void {
+    const whole = capture.ok && oneStatement && capture.chunks.some((c) => c[0] === Backend.CommandComplete)
+    const rows = capture.chunks.filter((c) => c[0] === Backend.DataRow).length
+    capture.done(whole ? { versions: capture.versions, rows, body: Buffer.concat(capture.chunks) } : undefined)
+  }
+
   #onError(head: Expect, sqlstate: string, now: number): void {
+    if ('capture' in head && head.capture) head.capture.ok = false
     if (head.kind === 'query') {
-      if (head.capture) head.capture.ok = false
       this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, head.index)
       head.index++
       head.started = now
       return // the ReadyForQuery that follows ends it
     }
     if (head.kind === 'function' || head.kind === 'sync') return
-    if (head.kind === 'execute') this.#record(head.text, head.started, now, 0, head.bytes, sqlstate)
+    if (head.kind === 'execute') this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, 0, head.cache)
     this.#dropUntilSync()
   }
 
@@ -1062,7 +1195,7 @@ export class ClientSession implements ServerListener {
 
   /** Misses that will not complete: let sessions waiting on them go to PostgreSQL themselves. */
   #abandonCaptures(): void {
-    for (const e of this.#queue) if (e.kind === 'query') e.capture?.done(undefined)
+    for (const e of this.#queue) if ('capture' in e) e.capture?.done(undefined)
     this.#next.capture?.done(undefined)
     this.#next = {}
   }
