@@ -72,6 +72,9 @@ export class EmbeddedPostgresServer {
         'pg_stat_statements.track=all',
         '-c',
         'track_io_timing=on',
+        // Lets the result cache follow writes that bypass the proxy, through logical decoding.
+        '-c',
+        'wal_level=logical',
       ],
       onLog: (msg: string) => this.#remember(msg, log),
       onError: (err: unknown) => this.#remember(String(err), log),
