@@ -61,11 +61,25 @@ describe('QueryEventWriter', () => {
   })
 
   it('reports per fingerprint what the result cache did and why not (cairn_meta.cache_report)', async () => {
-    const writer = new QueryEventWriter({ client, log: createLogger({ level: 'silent' }), retentionDays: 7, intervalMs: 60_000 })
-    const cached = (i: number, cache: 'hit' | 'miss'): QueryEvent => ({ ...event(i), fingerprint: 'aaaa000000000001', cache })
+    const writer = new QueryEventWriter({
+      client,
+      log: createLogger({ level: 'silent' }),
+      retentionDays: 7,
+      intervalMs: 60_000,
+    })
+    const cached = (i: number, cache: 'hit' | 'miss'): QueryEvent => ({
+      ...event(i),
+      fingerprint: 'aaaa000000000001',
+      cache,
+    })
     for (let i = 0; i < 9; i++) writer.add(cached(i, 'hit'))
     writer.add(cached(9, 'miss'))
-    writer.add({ ...event(10), fingerprint: 'bbbb000000000002', cache: 'uncacheable', cacheReason: 'not deterministic: calls now()' })
+    writer.add({
+      ...event(10),
+      fingerprint: 'bbbb000000000002',
+      cache: 'uncacheable',
+      cacheReason: 'not deterministic: calls now()',
+    })
     await writer.flush()
     const { rows } = await client.query(
       `SELECT fingerprint, hits::int, misses::int, hit_rate_pct::float8 AS rate, cacheable, why_not
@@ -73,7 +87,14 @@ describe('QueryEventWriter', () => {
     )
     expect(rows).toEqual([
       { fingerprint: 'aaaa000000000001', hits: 9, misses: 1, rate: 90, cacheable: true, why_not: null },
-      { fingerprint: 'bbbb000000000002', hits: 0, misses: 0, rate: null, cacheable: false, why_not: 'not deterministic: calls now()' },
+      {
+        fingerprint: 'bbbb000000000002',
+        hits: 0,
+        misses: 0,
+        rate: null,
+        cacheable: false,
+        why_not: 'not deterministic: calls now()',
+      },
     ])
   })
 

@@ -95,6 +95,26 @@ describe('result cache', () => {
     expect(second.rows).toEqual(truth.rows)
   })
 
+  it('runs concurrent misses for the same key upstream once, and shares the answer', async () => {
+    const sql = 'select count(*)::int as n from generate_series(1, 2000000) g where g % 7 = 0'
+    const clients = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const c = new pg.Client({ connectionString: t.url, application_name: 'cache-flight' })
+        await c.connect()
+        return c
+      }),
+    )
+    try {
+      const results = await Promise.all(clients.map((c) => c.query(sql)))
+      expect(results.map((r) => r.rows[0].n)).toEqual(Array(5).fill(285714))
+    } finally {
+      await Promise.all(clients.map((c) => c.end()))
+    }
+    const seen = await outcomes('cache-flight')
+    expect(seen.filter((o) => o === 'miss')).toHaveLength(1)
+    expect(seen.filter((o) => o === 'hit')).toHaveLength(4)
+  })
+
   it('says why a statement is not cacheable', async () => {
     await withClient(
       t.url,
