@@ -571,7 +571,10 @@ export class ClientSession implements ServerListener {
       const head: Buffer[] = []
       if (extended) {
         // The batch's Parse takes effect as if it had run: the statement is prepared on a server when first needed.
-        if (extended.parse) head.push(this.#registerParse(extended.parse.bytes), parseComplete())
+        if (extended.parse) {
+          this.#registerParse(extended.parse.bytes)
+          head.push(parseComplete())
+        }
         head.push(bindComplete())
       }
       this.#send(Buffer.concat([...head, entry.body, readyForQuery(TxStatus.Idle)]))
@@ -589,18 +592,22 @@ export class ClientSession implements ServerListener {
     this.#toServer(all, arrived)
   }
 
-  /** Records a Parse answered without a server (a cache hit): the statement exists for this client from now on. */
-  #registerParse(bytes: Buffer): Buffer {
+  /**
+   * Takes a client's Parse into its statements: the unnamed one's text, or a named one under
+   * the server-side name its text and parameter types give (prepared on a server when needed).
+   */
+  #registerParse(bytes: Buffer): ClientStatement | undefined {
     const { name, query, typesOffset } = readParse(bytes)
     if (name === '') {
       this.#unnamedQuery = query
-    } else {
-      const types = bytes.subarray(typesOffset)
-      const serverName = statementName(query, types)
-      const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
-      this.#statements.set(name, { serverName, query, parse })
+      return undefined
     }
-    return Buffer.alloc(0)
+    const types = bytes.subarray(typesOffset)
+    const serverName = statementName(query, types)
+    const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
+    const st = { serverName, query, parse }
+    this.#statements.set(name, st)
+    return st
   }
 
   /** Borrows a server connection (at once if one is idle) and forwards the frames to it. */
@@ -684,15 +691,9 @@ export class ClientSession implements ServerListener {
         }
         case Frontend.Parse: {
           this.#awaitingSync = true
-          const { name, query, typesOffset } = readParse(bytes)
+          const { name, query } = readParse(bytes)
           this.#pinIf(query, server)
-          if (name === '') {
-            this.#unnamedQuery = query
-            this.#queue.push({ kind: 'parse', swallow: false })
-            out.push(bytes)
-            break
-          }
-          if (this.#statements.has(name)) {
+          if (name !== '' && this.#statements.has(name)) {
             this.#failUntilSync({
               severity: 'ERROR',
               code: '42P05',
@@ -700,16 +701,16 @@ export class ClientSession implements ServerListener {
             })
             break
           }
-          const types = bytes.subarray(typesOffset)
-          const serverName = statementName(query, types)
-          const parse = new MessageWriter().cstring(serverName).cstring(query).bytes(types).frame(Frontend.Parse)
-          this.#statements.set(name, { serverName, query, parse })
-          if (server.prepared.has(serverName)) {
+          const st = this.#registerParse(bytes)
+          if (!st) {
+            this.#queue.push({ kind: 'parse', swallow: false })
+            out.push(bytes)
+          } else if (server.prepared.has(st.serverName)) {
             this.#queue.push({ kind: 'synthetic', bytes: parseComplete() })
           } else {
-            server.prepared.add(serverName)
-            this.#queue.push({ kind: 'parse', serverName, clientName: name, swallow: false })
-            out.push(parse)
+            server.prepared.add(st.serverName)
+            this.#queue.push({ kind: 'parse', serverName: st.serverName, clientName: name, swallow: false })
+            out.push(st.parse)
           }
           break
         }
