@@ -83,6 +83,19 @@ export interface SessionCache {
   onDdl(): void
 }
 
+/** A statement under way, as far as telemetry needs it. */
+interface StatementProgress {
+  text: string
+  /** performance.now() when it started. */
+  started: number
+  rows: number
+  bytes: number
+  /** Which statement of a multi-statement simple query. */
+  index?: number
+  cache?: CacheOutcome
+  cacheReason?: string
+}
+
 /** An extended-protocol batch the cache may answer. */
 interface ExtendedPlan {
   key: string
@@ -581,7 +594,7 @@ export class ClientSession implements ServerListener {
       const now = performance.now()
       cache.results.recordHitTime(now - arrived)
       const text = extended ? extended.text : readQuery((frames[0] as Frame).bytes)
-      this.#record(text, arrived, now, entry.rows, entry.body.length, undefined, 0, 'hit')
+      this.#record({ text, started: arrived, rows: entry.rows, bytes: entry.body.length, cache: 'hit' }, now)
       const pending = this.#pending
       this.#pending = []
       if (pending.length) this.#onClientFrames(pending, performance.now())
@@ -968,43 +981,25 @@ export class ClientSession implements ServerListener {
           out.push(bytes)
           if (type !== Backend.ParameterDescription) this.#queue.shift()
           break
-        case 'execute':
+        case 'execute': {
           out.push(bytes)
           this.#capture(head.capture, type, bytes)
-          if (this.#countResult(head, type, bytes)) {
-            this.#record(
-              head.text,
-              head.started,
-              now,
-              head.rows,
-              head.bytes,
-              undefined,
-              0,
-              head.cache,
-              head.cacheReason,
-            )
-            this.#queue.shift()
-          } else if (type === Backend.PortalSuspended || type === Backend.EmptyQueryResponse) {
-            this.#record(head.text, head.started, now, head.rows, head.bytes)
+          const ended =
+            this.#countResult(head, type, bytes) ||
+            type === Backend.PortalSuspended ||
+            type === Backend.EmptyQueryResponse
+          if (ended) {
+            this.#record(head, now)
             this.#queue.shift()
           }
           break
+        }
         case 'query': {
           out.push(bytes)
           const capture = head.capture
           if (type !== Backend.ReadyForQuery) this.#capture(capture, type, bytes)
           if (this.#countResult(head, type, bytes)) {
-            this.#record(
-              head.text,
-              head.started,
-              now,
-              head.rows,
-              head.bytes,
-              undefined,
-              head.index,
-              head.cache,
-              head.cacheReason,
-            )
+            this.#record(head, now)
             head.index++
             head.started = now
             head.bytes = 0
@@ -1088,13 +1083,13 @@ export class ClientSession implements ServerListener {
   #onError(head: Expect, sqlstate: string, now: number): void {
     if ('capture' in head && head.capture) head.capture.ok = false
     if (head.kind === 'query') {
-      this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, head.index)
+      this.#record(head, now, sqlstate)
       head.index++
       head.started = now
       return // the ReadyForQuery that follows ends it
     }
     if (head.kind === 'function' || head.kind === 'sync') return
-    if (head.kind === 'execute') this.#record(head.text, head.started, now, 0, head.bytes, sqlstate, 0, head.cache)
+    if (head.kind === 'execute') this.#record(head, now, sqlstate)
     this.#dropUntilSync()
   }
 
@@ -1122,33 +1117,24 @@ export class ClientSession implements ServerListener {
     }
   }
 
-  #record(
-    text: string,
-    started: number,
-    ended: number,
-    rows: number,
-    bytesOut: number,
-    sqlstate?: string,
-    index = 0,
-    cache?: CacheOutcome,
-    cacheReason?: string,
-  ): void {
+  /** Hands a finished statement to telemetry (counts come from the message stream; rows 0 on error). */
+  #record(st: StatementProgress, ended: number, sqlstate?: string): void {
     const record: StatementRecord = {
-      at: Date.now() - (ended - started),
+      at: Date.now() - (ended - st.started),
       sessionId: this.id,
       database: this.database,
       user: this.user,
       applicationName: this.applicationName,
       searchPath: this.#settings.get('search_path'),
-      text,
-      statementIndex: index,
-      durationMs: ended - started,
+      text: st.text,
+      statementIndex: st.index ?? 0,
+      durationMs: ended - st.started,
       poolWaitMs: this.#poolWaitMs,
-      rows,
-      bytesOut,
+      rows: sqlstate ? 0 : st.rows,
+      bytesOut: st.bytes,
       sqlstate,
-      ...(cache ? { cache } : {}),
-      ...(cacheReason ? { cacheReason } : {}),
+      ...(st.cache ? { cache: st.cache } : {}),
+      ...(st.cacheReason ? { cacheReason: st.cacheReason } : {}),
     }
     this.#poolWaitMs = 0
     this.options.statements.record(record)
