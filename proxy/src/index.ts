@@ -5,6 +5,7 @@ export {
   type RelationRef,
   type StatementAnalysis,
 } from './analysis/analyze-sql.js'
+export { loadCatalogSnapshot } from './analysis/catalog-snapshot.js'
 export { type NormalizedSql, normalizeSql } from './analysis/normalize-sql.js'
 export { parseSearchPath, RelationResolver } from './analysis/relation-resolver.js'
 export { StatementAnalyzer } from './analysis/statement-analyzer.js'

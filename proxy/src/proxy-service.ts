@@ -10,6 +10,7 @@ import {
 } from '@cairn/core'
 import type pg from 'pg'
 import { loadSqlParser } from './analysis/analyze-sql.js'
+import { loadCatalogSnapshot } from './analysis/catalog-snapshot.js'
 import { RelationResolver } from './analysis/relation-resolver.js'
 import { StatementAnalyzer } from './analysis/statement-analyzer.js'
 import { AuthQueryStore, type CredentialStore, UsersFileStore } from './auth/credential-store.js'
@@ -27,18 +28,6 @@ export interface ProxyService {
   readonly cache: ResultCache | undefined
   stop(): Promise<void>
 }
-
-const CATALOG_SQL = `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`
-
-/** What each plain view's rewrite rule reads (a materialized view is data of its own). */
-const VIEW_DEPS_SQL = `SELECT DISTINCT vn.nspname || '.' || v.relname AS view, tn.nspname || '.' || t.relname AS base
-  FROM pg_rewrite r
-  JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
-  JOIN pg_namespace vn ON vn.oid = v.relnamespace
-  JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-  JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid
-  JOIN pg_namespace tn ON tn.oid = t.relnamespace`
 
 /**
  * The proxy with everything around it, as `cairn start` runs it: users looked
@@ -62,13 +51,7 @@ export async function startProxyService(
   await loadSqlParser()
   const catalog = await open('catalog')
   const resolver = new RelationResolver()
-  const refreshCatalog = async () => {
-    const [relations, views] = await Promise.all([
-      catalog.query<{ schema: string; name: string }>(CATALOG_SQL),
-      catalog.query<{ view: string; base: string }>(VIEW_DEPS_SQL),
-    ])
-    resolver.load(relations.rows, views.rows)
-  }
+  const refreshCatalog = () => loadCatalogSnapshot(catalog, resolver)
   await refreshCatalog()
   const catalogTimer = setInterval(() => void refreshCatalog().catch(() => {}), 30_000).unref()
   let refreshSoon: NodeJS.Timeout | undefined

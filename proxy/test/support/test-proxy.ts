@@ -2,6 +2,7 @@ import { createLogger, EventBus, type KeyValueCache, type QueryEvent, RedisCache
 import {
   AuthQueryStore,
   type CredentialStore,
+  loadCatalogSnapshot,
   loadSqlParser,
   ProxyServer,
   type ProxyServerOptions,
@@ -51,20 +52,7 @@ export async function startTestProxy(
   const resolver = new RelationResolver()
   const analyzer = new StatementAnalyzer()
   const log = createLogger({ level: 'silent' })
-  const refreshCatalog = async () => {
-    const rels = await admin.query(
-      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`,
-    )
-    const views = await admin.query(
-      `SELECT DISTINCT vn.nspname || '.' || v.relname AS view, tn.nspname || '.' || t.relname AS base
-         FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
-         JOIN pg_namespace vn ON vn.oid = v.relnamespace
-         JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-         JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid JOIN pg_namespace tn ON tn.oid = t.relnamespace`,
-    )
-    resolver.load(rels.rows, views.rows)
-  }
+  const refreshCatalog = () => loadCatalogSnapshot(admin, resolver)
   await refreshCatalog()
   const statements = new TelemetryPipeline({ bus, resolver, analyzer, log })
   let cache: ResultCache | undefined
