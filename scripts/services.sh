@@ -10,13 +10,14 @@
 #
 # Settings (environment): CAIRN_SERVICES_DIR (default <repo>/.cairn/services),
 # CAIRN_SERVICES_PG_PORT (54329), CAIRN_SERVICES_REDIS_PORT (63799),
-# CAIRN_PG_BINDIR (/usr/lib/postgresql/15/bin).
+# CAIRN_SERVICES_REDIS_MAXMEMORY (256mb), CAIRN_PG_BINDIR (/usr/lib/postgresql/15/bin).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${CAIRN_SERVICES_DIR:-$ROOT/.cairn/services}
 PG_PORT=${CAIRN_SERVICES_PG_PORT:-54329}
 REDIS_PORT=${CAIRN_SERVICES_REDIS_PORT:-63799}
+REDIS_MAXMEMORY=${CAIRN_SERVICES_REDIS_MAXMEMORY:-256mb}
 PG_BINDIR=${CAIRN_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_SHAREDIR=${CAIRN_PG_SHAREDIR:-/usr/share/postgresql/15}
 PG_DATA=$DIR/postgres
@@ -169,7 +170,7 @@ redis_up() {
   mkdir -p "$REDIS_DIR"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$REDIS_DIR" \
     --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" \
-    --maxmemory 256mb --maxmemory-policy allkeys-lru --save '' --appendonly no >/dev/null
+    --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy allkeys-lru --save '' --appendonly no >/dev/null
   local i
   for i in $(seq 1 50); do
     redis_running && { say "Redis started on 127.0.0.1:$REDIS_PORT"; return 0; }

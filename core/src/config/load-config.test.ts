@@ -70,6 +70,19 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ cwd, env: { [name]: value } }))).toMatch(pattern)
   })
 
+  it('reads cache relation lists from the environment and the file', () => {
+    expect(loadConfig({ cwd, env: { CAIRN_CACHE_DENY: 'gold, silver.orders' } }).cacheDeny).toEqual([
+      'gold',
+      'silver.orders',
+    ])
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-config-lists-'))
+    writeFileSync(join(dir, 'cairn.config.json'), JSON.stringify({ cacheAllow: ['gold'] }))
+    expect(loadConfig({ cwd: dir, env: {} }).cacheAllow).toEqual(['gold'])
+    expect(configError(() => loadConfig({ cwd, env: { CAIRN_CACHE_DENY: 'a.b.c' } }))).toMatch(
+      /CAIRN_CACHE_DENY.*schema or schema\.table/,
+    )
+  })
+
   it('names every bad setting at once', () => {
     const message = configError(() => loadConfig({ cwd, env: { CAIRN_PROXY_PORT: 'x', CAIRN_HTTP_PORT: '0' } }))
     expect(message).toMatch(/CAIRN_PROXY_PORT/)
