@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger, EventBus } from '@cairn/core'
 import {
   AuthQueryStore,
+  loadCatalogSnapshot,
   loadSqlParser,
   ProxyServer,
   RelationResolver,
@@ -26,9 +27,6 @@ import pg from 'pg'
 const TELEMETRY =
   "the proxy's TelemetryPipeline (each statement normalised, parsed once per shape, published as a QueryEvent on an in-process bus; events not persisted)"
 
-const CATALOG_SQL = `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`
-
 async function main(): Promise<void> {
   const databaseUrl = process.env.CAIRN_DATABASE_URL
   if (!databaseUrl) throw new Error('CAIRN_DATABASE_URL is not set')
@@ -39,7 +37,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: 'warn', format: 'json' })
   await loadSqlParser()
   const resolver = new RelationResolver()
-  resolver.load((await admin.query<{ schema: string; name: string }>(CATALOG_SQL)).rows)
+  await loadCatalogSnapshot(admin, resolver)
   let records = 0
   let events = 0
   const pipeline = new TelemetryPipeline({

@@ -154,7 +154,7 @@ async function startResultCache(
   }
   let store: KeyValueCache
   if (config.redisUrl) {
-    const redis = new RedisCache({ url: config.redisUrl, keyPrefix: 'cairn:cache:', failFastMs: 50 })
+    const redis = new RedisCache({ url: config.redisUrl, keyPrefix: 'cairn:cache:', failFastMs: 100 })
     // Not reachable now is not fatal: lookups bypass it until it is.
     await redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'result cache: Redis not reachable yet'))
     store = redis

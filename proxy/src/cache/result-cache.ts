@@ -72,7 +72,6 @@ export class ResultCache {
       values = await this.options.store.getMany([key, ...relations.map(versionKey)])
     } catch (err) {
       errors.inc()
-      outcomes.inc({ outcome: 'bypass' })
       this.options.log.debug({ err }, 'result cache unavailable: bypassed')
       return { kind: 'bypass' }
     }
@@ -89,26 +88,21 @@ export class ResultCache {
       } catch {
         errors.inc()
       }
-      outcomes.inc({ outcome: 'miss' })
       if (raw.some((v) => v === undefined)) return { kind: 'miss', versions: undefined }
       return { kind: 'miss', versions: raw.map((v) => Number((v as Buffer).toString())) }
     }
     const versions = raw.map((v) => Number((v as Buffer).toString()))
     const entry = values[0] ? decodeEntry(values[0]) : undefined
     if (entry && entry.versions.length === versions.length && entry.versions.every((v, i) => v === versions[i])) {
-      outcomes.inc({ outcome: 'hit' })
       return { kind: 'hit', entry }
     }
-    outcomes.inc({ outcome: 'miss' })
     return { kind: 'miss', versions }
   }
 
-  recordHitTime(ms: number): void {
-    hitSeconds.observe(ms / 1000)
-  }
-
-  recordUncacheable(): void {
-    outcomes.inc({ outcome: 'uncacheable' })
+  /** Counts what happened to a statement in the end (a miss answered by another session's read is a hit). */
+  recordOutcome(outcome: CacheOutcome, hitMs?: number): void {
+    outcomes.inc({ outcome })
+    if (outcome === 'hit' && hitMs !== undefined) hitSeconds.observe(hitMs / 1000)
   }
 
   /** A fill in progress for this key (another session is reading it from PostgreSQL now). */

@@ -480,7 +480,7 @@ export class ClientSession implements ServerListener {
         const key = cacheKey({ database: this.database, user: this.user, settings: this.#settings, request: text })
         return void this.#fromCache(cache, key, [...verdict.relations, ALL_RELATIONS], frames, arrived)
       }
-      cache.results.recordUncacheable()
+      cache.results.recordOutcome('uncacheable')
       this.#next = { cache: 'uncacheable', cacheReason: verdict.reason }
     } else if (cache && !this.#pinned && !this.#acquiring && frames.some((f) => f.type === Frontend.Execute)) {
       const plan = this.#extendedPlan(cache, frames)
@@ -488,7 +488,7 @@ export class ClientSession implements ServerListener {
         this.#lookingUp = true
         return void this.#fromCache(cache, plan.key, [...plan.relations, ALL_RELATIONS], frames, arrived, plan)
       }
-      cache.results.recordUncacheable()
+      cache.results.recordOutcome('uncacheable')
       this.#next = { cache: 'uncacheable', cacheReason: plan.reason }
     }
     this.#toServer(frames, arrived)
@@ -592,7 +592,7 @@ export class ClientSession implements ServerListener {
       }
       this.#send(Buffer.concat([...head, entry.body, readyForQuery(TxStatus.Idle)]))
       const now = performance.now()
-      cache.results.recordHitTime(now - arrived)
+      cache.results.recordOutcome('hit', now - arrived)
       const text = extended ? extended.text : readQuery((frames[0] as Frame).bytes)
       this.#record({ text, started: arrived, rows: entry.rows, bytes: entry.body.length, cache: 'hit' }, now)
       const pending = this.#pending
@@ -600,6 +600,7 @@ export class ClientSession implements ServerListener {
       if (pending.length) this.#onClientFrames(pending, performance.now())
       return
     }
+    if (this.#next.cache) cache.results.recordOutcome(this.#next.cache)
     const all = [...frames, ...this.#pending]
     this.#pending = []
     this.#toServer(all, arrived)
