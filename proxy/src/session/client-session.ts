@@ -83,6 +83,20 @@ export interface SessionCache {
   onDdl(): void
 }
 
+/**
+ * Adds a message to what goes out, extending the previous slice when the two are adjacent in
+ * the same received chunk (the usual case: a result's rows arrive back to back), so a large
+ * result is written as the slices it arrived in, not copied message by message.
+ */
+function append(out: Buffer[], bytes: Buffer): void {
+  const last = out[out.length - 1]
+  if (last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset) {
+    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + bytes.length)
+  } else {
+    out.push(bytes)
+  }
+}
+
 /** A statement under way, as far as telemetry needs it. */
 interface StatementProgress {
   text: string
@@ -946,44 +960,44 @@ export class ClientSession implements ServerListener {
       ) {
         // A replayed result would lose these: such a result is not stored.
         if (head?.kind === 'query' && head.capture) head.capture.ok = false
-        out.push(bytes)
+        append(out, bytes)
         continue
       }
       if (type === Backend.ReadyForQuery && bytes[5] === TxStatus.Idle) this.#transactionEnded(out)
       if (!head) {
         // Nothing asked for it: a FATAL before the server goes away, typically. Pass it on.
-        out.push(bytes)
+        append(out, bytes)
         if (type === Backend.ErrorResponse && readErrorFields(bytes).S === 'FATAL') fatal = true
         continue
       }
       if (type === Backend.ErrorResponse) {
         const fields = readErrorFields(bytes)
         if (fields.S === 'FATAL' || fields.S === 'PANIC') fatal = true
-        out.push(bytes)
+        append(out, bytes)
         this.#onError(head, fields.C ?? 'XX000', now)
         continue
       }
       switch (head.kind) {
         case 'parse':
-          if (!head.swallow) out.push(bytes)
+          if (!head.swallow) append(out, bytes)
           this.#queue.shift()
           break
         case 'bind':
         case 'close':
-          out.push(bytes)
+          append(out, bytes)
           this.#queue.shift()
           break
         case 'describe-portal':
-          out.push(bytes)
+          append(out, bytes)
           this.#capture(head.capture, type, bytes)
           this.#queue.shift()
           break
         case 'describe-statement':
-          out.push(bytes)
+          append(out, bytes)
           if (type !== Backend.ParameterDescription) this.#queue.shift()
           break
         case 'execute': {
-          out.push(bytes)
+          append(out, bytes)
           this.#capture(head.capture, type, bytes)
           const ended =
             this.#countResult(head, type, bytes) ||
@@ -996,7 +1010,7 @@ export class ClientSession implements ServerListener {
           break
         }
         case 'query': {
-          out.push(bytes)
+          append(out, bytes)
           const capture = head.capture
           if (type !== Backend.ReadyForQuery) this.#capture(capture, type, bytes)
           if (this.#countResult(head, type, bytes)) {
@@ -1012,11 +1026,11 @@ export class ClientSession implements ServerListener {
           break
         }
         case 'function':
-          out.push(bytes)
+          append(out, bytes)
           if (type === Backend.ReadyForQuery) this.#queue.shift()
           break
         case 'sync':
-          out.push(bytes)
+          append(out, bytes)
           if (type === Backend.ReadyForQuery) {
             this.#queue.shift()
             if (head.capture) this.#finishCapture(head.capture, true)
@@ -1024,7 +1038,7 @@ export class ClientSession implements ServerListener {
           break
         case 'synthetic':
           // Cannot be at the head when a server message arrives: synthetic answers are sent as soon as they are first.
-          out.push(bytes)
+          append(out, bytes)
           break
       }
       this.#drainSyntheticInto(out)
