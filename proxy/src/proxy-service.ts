@@ -161,7 +161,14 @@ async function startResultCache(
   } else {
     store = new MemoryCache()
   }
-  const results = new ResultCache({ store, ttlMs: config.cacheTtlMs, maxEntryBytes: config.cacheMaxEntryBytes, log })
+  const results = new ResultCache({
+    store,
+    ttlMs: config.cacheTtlMs,
+    ttlByRelation: config.cacheTtlByRelation,
+    admitMs: config.cacheAdmitMs,
+    maxEntryBytes: config.cacheMaxEntryBytes,
+    log,
+  })
   const follower = new WriteFollower({ databaseUrl, cache: results, log })
   try {
     await follower.start()

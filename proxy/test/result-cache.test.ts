@@ -9,6 +9,8 @@ beforeAll(async () => {
   t = await startTestProxy({ cacheStore: 'redis', poolSize: 6 })
   direct = new pg.Client({ connectionString: t.directUrl })
   await direct.connect()
+  // The test cluster commits asynchronously; decoding sees a commit once it is flushed, so flush these.
+  await direct.query('SET synchronous_commit = on')
   await direct.query(`
     CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance int NOT NULL);
     INSERT INTO accounts SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END, 100 FROM generate_series(1, 50) g;
@@ -219,7 +221,7 @@ describe('result cache', () => {
     }
   })
 
-  it('passes a randomized differential test: thousands of interleaved reads and proxy writes, zero stale reads', async () => {
+  it('passes a randomized differential test: thousands of interleaved reads, proxy writes and direct writes, zero stale reads', async () => {
     const clients = await Promise.all(
       Array.from({ length: 4 }, async () => {
         const c = new pg.Client({ connectionString: t.url, application_name: 'cache-diff' })
@@ -248,6 +250,12 @@ describe('result cache', () => {
           await c.query(`update accounts set balance = ${rand(400)} where id = ${k}`)
           continue
         }
+        if (rand(40) === 0) {
+          // A write that bypasses the proxy, invalidated once the follower has read it from the WAL.
+          await direct.query(`update accounts set balance = ${rand(400)} where id = ${k}`)
+          await t.follower?.poll()
+          continue
+        }
         const sql = (reads[rand(reads.length)] as (k: number) => string)(k)
         // Half the reads go through the extended protocol, with the constant as a parameter.
         const param = rand(2) === 0 && /= \d+$/.test(sql)
@@ -263,7 +271,7 @@ describe('result cache', () => {
     }
     await t.settle()
     const hits = t.events.filter((e) => e.applicationName === 'cache-diff' && e.cache === 'hit').length
-    expect(compared).toBeGreaterThan(1400)
+    expect(compared).toBeGreaterThan(1200)
     expect(stale).toBe(0)
     expect(hits).toBeGreaterThan(100)
   }, 120_000)

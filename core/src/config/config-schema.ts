@@ -22,6 +22,27 @@ const relationList = z
   )
   .default([])
 
+/** `gold=600000, silver.orders=60000` → { gold: 600000, 'silver.orders': 60000 } (TTL in ms per schema or table). */
+const ttlMap = z
+  .union([z.string(), z.record(z.string(), z.number())])
+  .transform((v, ctx) => {
+    if (typeof v !== 'string') return v
+    const out: Record<string, number> = {}
+    for (const part of v
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const m = /^([^=\s]+)\s*=\s*(\d+)$/.exec(part)
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `expected relation=milliseconds pairs, got "${part}"` })
+        return z.NEVER
+      }
+      out[m[1] as string] = Number(m[2])
+    }
+    return out
+  })
+  .default({})
+
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
   error: 'expected a URL like postgres://user:password@host:5432/database',
 })
@@ -73,6 +94,11 @@ export const settings = {
   },
   cacheTtlMs: { env: 'CAIRN_CACHE_TTL_MS', schema: positiveInt.default(300_000) },
   cacheMaxEntryBytes: { env: 'CAIRN_CACHE_MAX_ENTRY_BYTES', schema: positiveInt.default(1024 * 1024) },
+  cacheTtlByRelation: { env: 'CAIRN_CACHE_TTL_BY_RELATION', schema: ttlMap },
+  cacheAdmitMs: {
+    env: 'CAIRN_CACHE_ADMIT_MS',
+    schema: z.coerce.number({ error: 'expected milliseconds' }).min(0).default(0),
+  },
   cacheDeny: { env: 'CAIRN_CACHE_DENY', schema: relationList },
   cacheAllow: { env: 'CAIRN_CACHE_ALLOW', schema: relationList },
   telemetryRetentionDays: { env: 'CAIRN_TELEMETRY_RETENTION_DAYS', schema: positiveInt.default(7) },

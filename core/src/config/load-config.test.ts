@@ -83,6 +83,18 @@ describe('loadConfig', () => {
     )
   })
 
+  it('reads per-relation cache TTLs', () => {
+    expect(
+      loadConfig({ cwd, env: { CAIRN_CACHE_TTL_BY_RELATION: 'gold=600000, silver.orders=60000' } }).cacheTtlByRelation,
+    ).toEqual({
+      gold: 600000,
+      'silver.orders': 60000,
+    })
+    expect(configError(() => loadConfig({ cwd, env: { CAIRN_CACHE_TTL_BY_RELATION: 'gold:5' } }))).toMatch(
+      /CAIRN_CACHE_TTL_BY_RELATION.*relation=milliseconds/,
+    )
+  })
+
   it('names every bad setting at once', () => {
     const message = configError(() => loadConfig({ cwd, env: { CAIRN_PROXY_PORT: 'x', CAIRN_HTTP_PORT: '0' } }))
     expect(message).toMatch(/CAIRN_PROXY_PORT/)

@@ -1,13 +1,34 @@
 import { randomInt } from 'node:crypto'
 import { counter, histogram, type KeyValueCache, type Logger } from '@cairn/core'
+import { LRUCache } from 'lru-cache'
 import { type CacheEntry, decodeEntry, encodeEntry } from './cache-entry.js'
 
 export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'uncacheable'
+
+/** What the admission hook is asked about a result just read from PostgreSQL. */
+export interface AdmissionCandidate {
+  readonly key: string
+  readonly relations: readonly string[]
+  /** How long PostgreSQL took, as the proxy saw it. */
+  readonly durationMs: number
+  readonly bytes: number
+  /** Whether this key missed before (recently): it repeats. */
+  readonly seenBefore: boolean
+}
 
 export interface ResultCacheOptions {
   store: KeyValueCache
   /** Entries expire after this, whatever happens (a second line of defence). */
   ttlMs: number
+  /** A shorter (or longer) TTL for entries reading a schema or schema.table; the smallest applies. */
+  ttlByRelation?: Readonly<Record<string, number>>
+  /**
+   * Decides what is worth storing (the cache-manager agent will plug in here). Default: what cost
+   * at least `admitMs` upstream, or repeats.
+   */
+  admit?: (candidate: AdmissionCandidate) => boolean
+  /** For the default admission: results that took at least this long are stored at once. Default 0 (all). */
+  admitMs?: number
   /** Larger results are not stored. */
   maxEntryBytes: number
   log: Logger
@@ -55,6 +76,8 @@ const errors = counter({ name: 'cairn_cache_errors_total', help: 'Result cache s
  */
 export class ResultCache {
   readonly #fills = new Map<string, Promise<CacheEntry | undefined>>()
+  /** Keys that missed recently, for the default admission's "repeats". */
+  readonly #seen = new LRUCache<string, true>({ max: 100_000 })
   /** An invalidation failed: until every entry is invalidated at once, nothing is served. */
   #mustInvalidateAll = false
 
@@ -110,29 +133,51 @@ export class ResultCache {
     return this.#fills.get(key)
   }
 
-  /** Announces that this session reads `key` from PostgreSQL; `done` with the entry, or undefined if it failed. */
-  beginFill(key: string): (entry: CacheEntry | undefined) => void {
-    let done: (entry: CacheEntry | undefined) => void = () => {}
+  /**
+   * Announces that this session reads `key` from PostgreSQL; `done` with the entry (and how long
+   * PostgreSQL took), or undefined if it failed. Stored when the admission hook agrees.
+   */
+  beginFill(key: string, relations: readonly string[]): (entry: CacheEntry | undefined, durationMs?: number) => void {
+    let resolveFill: (entry: CacheEntry | undefined) => void = () => {}
     this.#fills.set(
       key,
       new Promise((resolve) => {
-        done = resolve
+        resolveFill = resolve
       }),
     )
     let finished = false
-    return (entry) => {
+    return (entry, durationMs = 0) => {
       if (finished) return
       finished = true
       this.#fills.delete(key)
-      done(entry)
-      if (entry && entry.body.length <= this.options.maxEntryBytes) void this.#store(key, entry)
+      resolveFill(entry)
+      if (!entry || entry.body.length > this.options.maxEntryBytes) return
+      const seenBefore = this.#seen.has(key)
+      this.#seen.set(key, true)
+      const admit =
+        this.options.admit ?? ((c: AdmissionCandidate) => c.durationMs >= (this.options.admitMs ?? 0) || c.seenBefore)
+      if (admit({ key, relations, durationMs, bytes: entry.body.length, seenBefore })) {
+        void this.#store(key, entry, this.#ttlFor(relations))
+      }
     }
   }
 
-  async #store(key: string, entry: CacheEntry): Promise<void> {
+  /** The smallest TTL among the relations' own (by schema.table, then schema), else the default. */
+  #ttlFor(relations: readonly string[]): number {
+    const byRelation = this.options.ttlByRelation
+    let ttl = this.options.ttlMs
+    if (!byRelation) return ttl
+    for (const r of relations) {
+      const own = byRelation[r] ?? byRelation[r.slice(0, r.indexOf('.'))]
+      if (own !== undefined && own < ttl) ttl = own
+    }
+    return ttl
+  }
+
+  async #store(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
     const bytes = encodeEntry(entry)
     try {
-      await this.options.store.set(key, bytes, this.options.ttlMs)
+      await this.options.store.set(key, bytes, ttlMs)
       storedBytes.inc(bytes.length)
     } catch (err) {
       errors.inc()

@@ -31,6 +31,8 @@ export class WriteFollower {
   #client: pg.Client | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = false
+  /** Polls run one after another: a caller's poll sees everything committed before it was called. */
+  #chain: Promise<void> = Promise.resolve()
   /** Milliseconds from commit to invalidation of the most recent external writes, for tests and status. */
   readonly lags: number[] = []
 
@@ -55,8 +57,16 @@ export class WriteFollower {
     this.#timer = setTimeout(() => void this.poll().finally(() => this.#schedule()), this.options.pollMs ?? 100)
   }
 
-  /** Reads what has been committed since the last call and invalidates it. */
-  async poll(): Promise<void> {
+  /**
+   * Reads what has been committed (and flushed to the WAL) since the last poll and invalidates it;
+   * resolves after any poll already running, so everything committed before the call is handled.
+   */
+  poll(): Promise<void> {
+    this.#chain = this.#chain.then(() => this.#pollOnce())
+    return this.#chain
+  }
+
+  async #pollOnce(): Promise<void> {
     const client = this.#client
     if (!client) return
     try {

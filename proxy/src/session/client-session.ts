@@ -128,7 +128,9 @@ function statementName(query: string, types: Buffer): string {
 /** A miss being read from PostgreSQL, to be stored when it completes cleanly. */
 interface Capture {
   versions: readonly number[]
-  done: (entry: CacheEntry | undefined) => void
+  /** performance.now() when the client sent it, for the admission hook's cost. */
+  started: number
+  done: (entry: CacheEntry | undefined, durationMs?: number) => void
   chunks: Buffer[]
   bytes: number
   ok: boolean
@@ -580,7 +582,14 @@ export class ClientSession implements ServerListener {
       if (shared && lookup.versions?.every((v, i) => v === shared.versions[i])) entry = shared
       if (!entry && lookup.versions) {
         this.#next = {
-          capture: { versions: lookup.versions, done: cache.results.beginFill(key), chunks: [], bytes: 0, ok: true },
+          capture: {
+            versions: lookup.versions,
+            started: arrived,
+            done: cache.results.beginFill(key, relations),
+            chunks: [],
+            bytes: 0,
+            ok: true,
+          },
           cache: 'miss',
         }
       } else if (!entry) {
@@ -1092,7 +1101,10 @@ export class ClientSession implements ServerListener {
   #finishCapture(capture: Capture, oneStatement: boolean): void {
     const whole = capture.ok && oneStatement && capture.chunks.some((c) => c[0] === Backend.CommandComplete)
     const rows = capture.chunks.filter((c) => c[0] === Backend.DataRow).length
-    capture.done(whole ? { versions: capture.versions, rows, body: Buffer.concat(capture.chunks) } : undefined)
+    capture.done(
+      whole ? { versions: capture.versions, rows, body: Buffer.concat(capture.chunks) } : undefined,
+      performance.now() - capture.started,
+    )
   }
 
   #onError(head: Expect, sqlstate: string, now: number): void {
