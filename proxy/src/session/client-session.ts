@@ -689,7 +689,7 @@ export class ClientSession implements ServerListener {
         if (err instanceof UpstreamError) Object.assign(fields, { code: err.sqlstate, message: err.message })
         // The statements fail; the client may go on (the next one tries again).
         const reply = Buffer.concat([errorResponse(fields), readyForQuery(TxStatus.Idle)])
-        this.socket.write(Buffer.concat(Array.from({ length: Math.max(1, answers) }, () => reply)))
+        this.#send(Buffer.concat(Array.from({ length: Math.max(1, answers) }, () => reply)))
       },
     )
   }
@@ -881,7 +881,7 @@ export class ClientSession implements ServerListener {
       return
     }
     this.#gate = gate.then(() => {
-      if (!this.socket.destroyed) this.socket.write(bytes)
+      if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(bytes)
     })
   }
 
@@ -1135,7 +1135,7 @@ export class ClientSession implements ServerListener {
   #drainSynthetic(): void {
     const out: Buffer[] = []
     this.#drainSyntheticInto(out)
-    if (out.length) this.socket.write(Buffer.concat(out))
+    if (out.length) this.#send(Buffer.concat(out))
   }
 
   #drainSyntheticInto(out: Buffer[]): void {
@@ -1197,7 +1197,7 @@ export class ClientSession implements ServerListener {
     if (waiting === 0) return
     const w: Buffer[] = [errorResponse({ severity: 'ERROR', code: '08006', message })]
     for (let i = 0; i < waiting; i++) w.push(readyForQuery(TxStatus.Idle))
-    this.socket.write(Buffer.concat(w))
+    this.#send(Buffer.concat(w))
   }
 
   // ─── Cancel and teardown ───────────────────────────────────────────────────
@@ -1231,9 +1231,12 @@ export class ClientSession implements ServerListener {
       if (this.#pinned) server.dirty = true
       this.#pool.release(server)
     }
-    // An ending socket still has a goodbye (an ErrorResponse) to flush; destroy it only if it lingers.
-    if (this.socket.writableEnded) setTimeout(() => this.socket.destroy(), 1000).unref()
-    else this.socket.destroy()
+    // An ending socket still has a goodbye (an ErrorResponse) to flush, perhaps behind an invalidation:
+    // destroy it only if it lingers.
+    void (this.#gate ?? Promise.resolve()).then(() => {
+      if (this.socket.writableEnded) setTimeout(() => this.socket.destroy(), 1000).unref()
+      else this.socket.destroy()
+    })
   }
 
   #protocolViolation(err: unknown): void {
@@ -1242,12 +1245,23 @@ export class ClientSession implements ServerListener {
 
   #fatal(fields: ErrorFields): void {
     if (this.#phase === 'closed') return
-    if (!this.socket.destroyed) this.socket.end(errorResponse(fields))
+    this.#end(errorResponse(fields))
     this.#onClientGone()
   }
 
+  /** Ends the connection after anything still held behind an invalidation. */
+  #end(goodbye?: Buffer): void {
+    const end = () => {
+      if (this.socket.destroyed || this.socket.writableEnded) return
+      if (goodbye) this.socket.end(goodbye)
+      else this.socket.end()
+    }
+    if (this.#gate) void this.#gate.then(end)
+    else end()
+  }
+
   #close(): void {
-    if (!this.socket.destroyed) this.socket.end()
+    this.#end()
     this.#onClientGone()
   }
 
