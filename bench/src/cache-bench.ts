@@ -13,6 +13,7 @@
  * BENCH_PROXY_LOG_LEVEL (warn: the proxies' log, on stderr).
  */
 import { fileURLToPath } from 'node:url'
+import { numericSetting, progress, settingsInEffect } from './bench-settings.js'
 import { ensureGoldDataset, GOLD_ROWS } from './cache-dataset.js'
 import { type CacheProxyChild, startCacheProxyChild } from './cache-proxy-child.js'
 import { statsBetween } from './cache-proxy-stats.js'
@@ -37,15 +38,8 @@ const POOL_SIZE = 20
 const CACHE_TTL_MS = 300_000
 const KEY_PREFIX = 'cairn:bench:cache:'
 
-function setting(name: (typeof SETTINGS_ENV)[number], fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, not "${raw}"`)
-  return value
-}
-
-const log = (message: string) => console.error(`bench: ${message}`)
+const setting = (name: (typeof SETTINGS_ENV)[number], fallback: number) => numericSetting(name, fallback)
+const log = progress
 
 function describePass(name: string, result: PassResult): string {
   const ok = result.latenciesMs.filter((ms) => !Number.isNaN(ms)).length
@@ -86,10 +80,7 @@ async function main(): Promise<void> {
   const seed = Math.floor(setting('BENCH_CACHE_SEED', 42))
   const tailShare = Math.min(1, setting('BENCH_CACHE_TAIL', 0.05))
   const database = process.env.BENCH_CACHE_DATABASE || 'cairn_cache_bench'
-  const command = [
-    ...SETTINGS_ENV.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
-    'npm run bench:cache -w @cairn/bench',
-  ].join(' ')
+  const command = [...settingsInEffect(SETTINGS_ENV), 'npm run bench:cache -w @cairn/bench'].join(' ')
 
   log('starting PostgreSQL and Redis (scripts/services.sh up)')
   const { databaseUrl: adminUrl, redisUrl } = await servicesUpWithRedis()

@@ -12,6 +12,7 @@
  * BENCH_DATABASE (cairn_bench), BENCH_PIPE_WORKERS (1: the Node pipe's node:cluster workers).
  */
 import { fileURLToPath } from 'node:url'
+import { numericSetting, progress, settingsInEffect } from './bench-settings.js'
 import { CpuMeter } from './cpu-usage.js'
 import { databaseUrlFor, ensureDatabase, serverVersion, storedSecret, withClient } from './database.js'
 import { describeMachine } from './machine.js'
@@ -44,15 +45,8 @@ const SETTINGS_ENV = [
   'BENCH_PIPE_WORKERS',
 ] as const
 
-function setting(name: (typeof SETTINGS_ENV)[number], fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, not "${raw}"`)
-  return value
-}
-
-const log = (message: string) => console.error(`bench: ${message}`)
+const setting = (name: (typeof SETTINGS_ENV)[number], fallback: number) => numericSetting(name, fallback)
+const log = progress
 
 function describeResult(result: PgbenchResult, poolerCpuPct: number | undefined): string {
   if (!result.ok) return `FAILED: ${result.error}`
@@ -70,10 +64,7 @@ async function main(): Promise<void> {
   const samplingRate = setting('BENCH_SAMPLING_RATE', 0.1)
   const database = process.env.BENCH_DATABASE || 'cairn_bench'
   const pipeWorkers = Math.max(1, Math.floor(setting('BENCH_PIPE_WORKERS', 1)))
-  const command = [
-    ...SETTINGS_ENV.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
-    'npm run bench:proxy -w @cairn/bench',
-  ].join(' ')
+  const command = [...settingsInEffect(SETTINGS_ENV), 'npm run bench:proxy -w @cairn/bench'].join(' ')
 
   log('starting PostgreSQL and Redis (scripts/services.sh up)')
   const adminUrl = await servicesUp()
