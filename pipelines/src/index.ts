@@ -1,1 +1,8 @@
-export {}
+export { BronzeLoader, type BronzeLoadResult, bronzeLockKey } from './bronze/bronze-loader.js'
+export { closeRun, openRun } from './run/pipeline-runs.js'
+export { runSilver, type SilverRunOptions, type SilverRunResult } from './run/silver-run.js'
+export { extendDimDate } from './silver/dim-date.js'
+export type { Rule, RuleAction, RuleKind } from './silver/rules.js'
+export { effectiveRules, type RuleResult, runSilverStep, type SilverStepResult } from './silver/silver-step.js'
+export type { ColumnSpec, ColumnType, InferredParent, SilverMode, SilverTable } from './silver/silver-table.js'
+export { silverTables } from './silver/tables/index.js'

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { migrate } from '@cairn/core'
+import { migrationsDir } from '@cairn/sql'
 import pg from 'pg'
 import { inject } from 'vitest'
 
@@ -37,4 +39,17 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       }
     },
   }
+}
+
+/** A fresh test database with all of Cairn's migrations applied. */
+export async function createMigratedTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix)
+  const client = new pg.Client({ connectionString: db.url })
+  await client.connect()
+  try {
+    await migrate(client, migrationsDir)
+  } finally {
+    await client.end()
+  }
+  return db
 }

@@ -51,6 +51,21 @@ export const errors = {
   QUERY_CANCELED: createError('CAIRN_ERR_QUERY_CANCELED', 'Query was canceled', 499, '57014'),
   PLUGIN_INVALID: createError('CAIRN_ERR_PLUGIN_INVALID', 'Plugin is invalid', 500),
   PLUGIN_DEPENDENCY_MISSING: createError('CAIRN_ERR_PLUGIN_DEPENDENCY_MISSING', 'Plugin dependency is missing', 500),
+  PIPELINE_INVALID_BATCH: createError(
+    'CAIRN_ERR_PIPELINE_INVALID_BATCH',
+    'A source produced an invalid batch',
+    400,
+    '22023',
+  ),
+  PIPELINE_INGEST_REJECTED: createError('CAIRN_ERR_PIPELINE_INGEST_REJECTED', 'Ingest request rejected', 400, '22023'),
+  PIPELINE_SOURCE_FAILED: createError('CAIRN_ERR_PIPELINE_SOURCE_FAILED', 'A pipeline source failed', 502),
+  PIPELINE_QUALITY_FAILED: createError(
+    'CAIRN_ERR_PIPELINE_QUALITY_FAILED',
+    'A data-quality rule with action "fail" failed; the step was rolled back',
+    422,
+    '23514',
+  ),
+  PIPELINE_UNKNOWN_SOURCE: createError('CAIRN_ERR_PIPELINE_UNKNOWN_SOURCE', 'Unknown pipeline source', 404),
 } as const
 
 export type CairnErrorName = keyof typeof errors

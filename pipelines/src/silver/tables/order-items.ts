@@ -1,0 +1,45 @@
+import type { SilverTable } from '../silver-table.js'
+
+export const orderItems: SilverTable = {
+  name: 'order_items',
+  bronze: 'order_items',
+  key: ['order_id', 'line_no'],
+  version: 'updated_at',
+  columns: [
+    { name: 'order_id', type: 'bigint' },
+    { name: 'line_no', type: 'integer' },
+    { name: 'product_id', type: 'bigint' },
+    { name: 'quantity', type: 'integer' },
+    { name: 'unit_price', type: 'numeric' },
+    { name: 'discount', type: 'numeric' },
+    { name: 'updated_at', type: 'timestamptz' },
+  ],
+  rules: [
+    { name: 'order_id_present', kind: 'not_null', column: 'order_id', action: 'quarantine' },
+    { name: 'line_no_present', kind: 'not_null', column: 'line_no', action: 'quarantine' },
+    { name: 'product_id_present', kind: 'not_null', column: 'product_id', action: 'quarantine' },
+    { name: 'quantity_present', kind: 'not_null', column: 'quantity', action: 'quarantine' },
+    { name: 'unit_price_present', kind: 'not_null', column: 'unit_price', action: 'quarantine' },
+    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    { name: 'quantity_positive', kind: 'range', column: 'quantity', min: 1, max: 10_000, action: 'quarantine' },
+    { name: 'unit_price_not_negative', kind: 'range', column: 'unit_price', min: 0, action: 'quarantine' },
+    {
+      name: 'discount_within_line',
+      kind: 'custom',
+      failsWhen: 's.discount < 0 OR s.discount > s.quantity * s.unit_price',
+      reason: `format('discount %s is outside [0, %s]', s.discount, s.quantity * s.unit_price)`,
+      action: 'quarantine',
+    },
+    {
+      name: 'order_exists',
+      kind: 'references',
+      column: 'order_id',
+      table: 'silver.orders',
+      targetColumn: 'order_id',
+      action: 'warn',
+    },
+  ],
+  mode: { kind: 'upsert' },
+  inferred: [{ column: 'product_id', parent: 'products' }],
+  dependsOn: ['orders', 'products'],
+}

@@ -1,0 +1,34 @@
+import type { SilverTable } from '../silver-table.js'
+
+export const products: SilverTable = {
+  name: 'products',
+  bronze: 'products',
+  key: ['product_id'],
+  version: 'updated_at',
+  columns: [
+    { name: 'product_id', type: 'bigint' },
+    { name: 'sku', type: 'text' },
+    { name: 'name', type: 'text' },
+    { name: 'category', type: 'text' },
+    { name: 'brand', type: 'text' },
+    { name: 'price', type: 'numeric', from: ['price', 'list_price'] },
+    { name: 'currency', type: 'upper' },
+    { name: 'updated_at', type: 'timestamptz' },
+  ],
+  rules: [
+    { name: 'product_id_present', kind: 'not_null', column: 'product_id', action: 'quarantine' },
+    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    { name: 'price_present', kind: 'not_null', column: 'price', action: 'quarantine' },
+    { name: 'price_not_negative', kind: 'range', column: 'price', min: 0, max: 1_000_000, action: 'quarantine' },
+    { name: 'category_present', kind: 'not_null', column: 'category', action: 'warn' },
+    {
+      name: 'currency_accepted',
+      kind: 'accepted_values',
+      column: 'currency',
+      values: ['USD', 'EUR', 'GBP', 'CAD', 'AUD'],
+      action: 'quarantine',
+    },
+  ],
+  mode: { kind: 'scd2', changelog: 'products_changelog', tracked: ['category', 'brand', 'price'] },
+  dependsOn: [],
+}
