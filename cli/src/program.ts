@@ -1,5 +1,6 @@
 import { createLogger, isCairnError, type Logger, loadConfig } from '@cairn/core'
-import { Command } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { demoCommand } from './commands/demo-command.js'
 import { migrateCommand } from './commands/migrate-command.js'
 import { servicesCommand } from './commands/services-command.js'
 import { startCommand } from './commands/start-command.js'
@@ -14,6 +15,17 @@ function finite<A extends unknown[]>(fn: (...args: A) => Promise<number | undefi
   return async (...args: A) => {
     process.exit((await fn(...args)) ?? 0)
   }
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`not an integer: ${value}`)
+  return Number(value)
+}
+
+function positiveInt(value: string): number {
+  const n = integer(value)
+  if (n < 1) throw new InvalidArgumentError(`must be at least 1: ${value}`)
+  return n
 }
 
 /** The logger every command uses; config errors surface here, before any command runs. */
@@ -43,6 +55,31 @@ export function buildProgram(): Command {
     .command('migrate')
     .description('Apply pending SQL migrations from sql/migrations; refuses if an applied one was changed.')
     .action(finite(async () => migrateCommand(commandLogger())))
+
+  program
+    .command('demo')
+    .description(
+      'Generate the seeded e-commerce demo data (customers, products, orders, items, payments, returns, ' +
+        'clickstream, with realistic dirt) and load it through bronze and silver; or write it as files with --out.',
+    )
+    .option('--orders <n>', 'orders to generate', positiveInt, 100_000)
+    .option('--seed <n>', 'seed: the same seed gives the same data', integer, 42)
+    .option('--days <n>', 'days of history, starting 2025-01-01', positiveInt, 365)
+    .option('--no-dirt', 'generate clean data (no duplicates, malformed or late records)')
+    .option('--out <dir>', 'write CSV or JSONL files to this directory instead of loading')
+    .addOption(new Option('--format <format>', 'file format with --out').choices(['csv', 'jsonl']).default('jsonl'))
+    .action(
+      finite(
+        async (opts: {
+          orders: number
+          seed: number
+          days: number
+          dirt: boolean
+          out?: string
+          format: 'csv' | 'jsonl'
+        }) => demoCommand(commandLogger(), opts),
+      ),
+    )
 
   program
     .command('status')

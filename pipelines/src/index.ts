@@ -1,4 +1,25 @@
 export { BronzeLoader, type BronzeLoadResult, bronzeLockKey } from './bronze/bronze-loader.js'
+export {
+  type ClickstreamOptions,
+  type DirtKind,
+  defaultDirtRates,
+  dirtKinds,
+  type EntityName,
+  entityNames,
+  type GeneratedChunk,
+  Generation,
+  type GenerationSummary,
+  type GeneratorOptions,
+  generate,
+  generatorOptionsSchema,
+  type OutputFormat,
+  type ResolvedGeneratorOptions,
+  resolveGeneratorOptions,
+  type WriteFilesOptions,
+  type WriteFilesResult,
+  writeFiles,
+} from './generator/index.js'
+export { type DemoProgress, type DemoResult, runDemo } from './run/demo.js'
 export { closeRun, openRun } from './run/pipeline-runs.js'
 export { runSilver, type SilverRunOptions, type SilverRunResult } from './run/silver-run.js'
 export { extendDimDate } from './silver/dim-date.js'
@@ -6,3 +27,27 @@ export type { Rule, RuleAction, RuleKind } from './silver/rules.js'
 export { effectiveRules, type RuleResult, runSilverStep, type SilverStepResult } from './silver/silver-step.js'
 export type { ColumnSpec, ColumnType, InferredParent, SilverMode, SilverTable } from './silver/silver-table.js'
 export { silverTables } from './silver/tables/index.js'
+export { builtinSources, createSourceRegistry, type SourceRegistry } from './sources/builtin-sources.js'
+export {
+  compileFilePattern,
+  DEFAULT_ENTITY_FROM_NAME,
+  DEFAULT_FILES_PATTERN,
+  type FilesSourceConfig,
+  filesSource,
+} from './sources/files-source.js'
+export { generatorSource, optionsHash as generatorOptionsHash } from './sources/generator-source.js'
+export {
+  CLICKSTREAM_ENTITY,
+  CLICKSTREAM_EVENT_TYPES,
+  clickstreamEventSchema,
+  createHttpIngest,
+  type HttpIngest,
+  type HttpIngestIssue,
+  type HttpIngestOptions,
+  type HttpIngestRequest,
+  type HttpIngestResponse,
+} from './sources/http-ingest.js'
+export { type KafkaSourceConfig, kafkaSource } from './sources/kafka-source.js'
+export type { UnparseableRecord } from './sources/raw-records.js'
+export { type RedisStreamSourceConfig, redisStreamSource } from './sources/redis-stream-source.js'
+export { type RunSourceOptions, type RunSourceResult, runSource, sourceName } from './sources/run-source.js'

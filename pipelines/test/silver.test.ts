@@ -59,6 +59,7 @@ describe('SCD2 customers', () => {
     const random = prng(7)
     const cities = ['Lyon', 'Paris', 'Nice']
     type V = {
+      signup_ts: string
       customer_id: number
       email: string
       first_name: string
@@ -78,6 +79,7 @@ describe('SCD2 customers', () => {
         const at = new Date(Date.UTC(2025, 0, 1 + v * 3, Math.floor(random() * 24))).toISOString()
         versions.push({
           customer_id: id,
+          signup_ts: '2024-12-01T00:00:00Z',
           email: `c${id}@example.com`,
           first_name: name,
           country: 'FR',
@@ -168,6 +170,7 @@ describe('orders', () => {
     await load('customers', [
       {
         customer_id: 777,
+        signup_ts: '2025-03-01T00:00:00Z',
         email: 'late@example.com',
         country: 'FR',
         city: 'Lille',
@@ -262,6 +265,7 @@ describe('overlapping runs', () => {
   it('queue on the table locks: each bronze row is read once and one current row per key remains', async () => {
     const records = Array.from({ length: 400 }, (_, i) => ({
       customer_id: 20_000 + (i % 100),
+      signup_ts: '2025-01-01T00:00:00Z',
       email: `o${i % 100}@example.com`,
       country: 'DE',
       city: `City${i % 3}`,
@@ -271,7 +275,7 @@ describe('overlapping runs', () => {
     for (let i = 0; i < 4; i++) await load('customers', records.slice(i * 100, i * 100 + 100))
     const [a, b] = await Promise.all([runSilver(pool, { log }), runSilver(pool, { log })])
     const reads = [a, b].map((r) => r.steps.find((s) => s.table === 'customers')?.read ?? 0)
-    expect(reads[0] + reads[1]).toBe(400)
+    expect((reads[0] ?? 0) + (reads[1] ?? 0)).toBe(400)
     const { rows } = await pool.query(
       `SELECT count(*)::int AS keys, count(*) FILTER (WHERE n <> 1)::int AS bad FROM (
          SELECT customer_id, count(*) FILTER (WHERE is_current) AS n FROM silver.customers
@@ -290,5 +294,26 @@ describe('dim_date', () => {
     expect(rows[0]).toEqual({ lo: '2025-01-01', hi: '2025-12-31', n: 365, keys: 365 })
     const day = await pool.query(`SELECT date_key, day_name, is_weekend FROM silver.dim_date WHERE date = '2025-03-01'`)
     expect(day.rows).toEqual([{ date_key: 20250301, day_name: 'Saturday', is_weekend: true }])
+  })
+})
+
+describe('safe casts', () => {
+  it('return NULL for text that is not a valid value, never an error', async () => {
+    const { rows } = await pool.query(`
+      SELECT t, cairn_meta.try_timestamptz(t) IS NOT NULL AS ok FROM unnest(ARRAY[
+        '2024-02-29T10:00:00Z', ' 2025-01-01T10:00:00.123+02:00 ', '2025-01-01', '2025-12-31 23:59:59-0530',
+        '2025-02-29T10:00:00Z', '2025-13-01T00:00:00Z', '2025-04-31', '2025-01-01T24:00:00Z', '0000-01-01',
+        '2025-01-01T10:00:00+16:00', 'yesterday', '', '2025-14-37T61:05'
+      ]) AS t`)
+    expect(rows.filter((r) => r.ok).map((r) => r.t)).toEqual([
+      '2024-02-29T10:00:00Z',
+      ' 2025-01-01T10:00:00.123+02:00 ',
+      '2025-01-01',
+      '2025-12-31 23:59:59-0530',
+    ])
+    const numbers = await pool.query(`
+      SELECT cairn_meta.try_numeric('12.50') AS a, cairn_meta.try_numeric('12.34.5') AS b, cairn_meta.try_numeric('three') AS c,
+             cairn_meta.try_bigint(' -5 ') AS d, cairn_meta.try_bigint('99999999999999999999') AS e, cairn_meta.try_integer('3.0') AS f`)
+    expect(numbers.rows[0]).toEqual({ a: '12.50', b: null, c: null, d: '-5', e: null, f: null })
   })
 })

@@ -79,8 +79,8 @@ export function compileRule(rule: Rule, ctx: RuleContext): CompiledRule {
     case 'parseable':
       return {
         rule,
-        failsWhen: `s.payload ? '_unparseable'`,
-        reason: `'the source could not parse the record: ' || coalesce(s.payload->>'_error', 'unknown error')`,
+        failsWhen: 's._unparseable',
+        reason: `'the source could not parse the record: ' || coalesce(s._parse_error, 'unknown error')`,
       }
     case 'range': {
       const c = `s.${ident(rule.column)}`
@@ -108,14 +108,17 @@ export function compileRule(rule: Rule, ctx: RuleContext): CompiledRule {
         reason: `format('%s %s does not match %s', ${sqlLiteral(rule.column)}, quote_literal(s.${ident(rule.column)}), ${sqlLiteral(rule.pattern)})`,
       }
     case 'unique': {
+      // One uncorrelated subquery (computed once): the values held by more than one business key among
+      // the staged rows still alive and the current silver rows with those values.
       const c = ident(rule.column)
-      const keyDiffers = (alias: string) =>
-        `(${ctx.key.map((k) => `${alias}.${ident(k)}`).join(', ')}) IS DISTINCT FROM (${ctx.key.map((k) => `s.${ident(k)}`).join(', ')})`
+      const key = (alias: string) => `(${ctx.key.map((k) => `${alias}.${ident(k)}`).join(', ')})`
       return {
         rule,
         failsWhen:
-          `s.${c} IS NOT NULL AND (EXISTS (SELECT 1 FROM pg_temp.stage o WHERE o._fate IS NULL AND o.${c} = s.${c} AND ${keyDiffers('o')})` +
-          ` OR EXISTS (SELECT 1 FROM ${qualified(ctx.target)} t WHERE t.${c} = s.${c}${ctx.currentOnly ? ' AND t.is_current' : ''} AND ${keyDiffers('t')}))`,
+          `s.${c} IN (SELECT u.v FROM (` +
+          `SELECT o.${c} AS v, ${key('o')} AS k FROM pg_temp.stage o WHERE o._fate IS NULL AND o.${c} IS NOT NULL` +
+          ` UNION SELECT t.${c}, ${key('t')} FROM ${qualified(ctx.target)} t WHERE t.${c} IN (SELECT x.${c} FROM pg_temp.stage x)${ctx.currentOnly ? ' AND t.is_current' : ''}` +
+          `) u GROUP BY u.v HAVING count(DISTINCT u.k) > 1)`,
         reason: `format('%s %s is used by another ${ctx.key.join(', ')}', ${sqlLiteral(rule.column)}, quote_literal(s.${c}))`,
       }
     }

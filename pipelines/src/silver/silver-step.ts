@@ -88,7 +88,8 @@ export async function runSilverStep(
     const bronzeFrom = Number(wm.rows[0]?.last_bronze_id ?? 0)
     const staged = await client.query(stageSql(table), [bronzeFrom])
     const read = staged.rowCount ?? 0
-    await client.query('ANALYZE pg_temp.stage')
+    // Statistics for the planner on the columns the rules and the deduplication join on.
+    await client.query(`ANALYZE pg_temp.stage (${columnList(['bronze_id', '_fate', ...table.key])})`)
     const maxId = await client.query<{ max: string | null }>('SELECT max(bronze_id) AS max FROM pg_temp.stage')
     const bronzeTo = Number(maxId.rows[0]?.max ?? bronzeFrom)
 
@@ -100,7 +101,6 @@ export async function runSilverStep(
     let failure: { rule: string; failed: number } | undefined
     for (const rule of effectiveRules(table, options.ruleActions)) {
       const compiled = compileRule(rule, { target: `silver.${table.name}`, key: table.key, currentOnly: scd2 })
-      if (rule.kind === 'unique') await client.query(`CREATE INDEX ON pg_temp.stage (${ident(rule.column)})`)
       const failed = await applyRule(client, compiled)
       ruleResults.push({ rule: rule.name, kind: rule.kind, action: rule.action, checked: alive, failed })
       if (rule.action === 'quarantine') quarantined += failed
@@ -122,7 +122,8 @@ export async function runSilverStep(
     const warned = Number(warnedRes.rows[0]?.n ?? 0)
     await client.query(
       `INSERT INTO cairn_meta.quarantine (run_id, table_name, rule, reason, bronze_table, bronze_id, payload)
-       SELECT $1, $2, _rule, _reason, $3, bronze_id, payload FROM pg_temp.stage WHERE _fate = 'quarantine'`,
+       SELECT $1, $2, s._rule, s._reason, $3, s.bronze_id, b.payload
+       FROM pg_temp.stage s JOIN ${qualified(`bronze.${table.bronze}`)} b USING (bronze_id) WHERE s._fate = 'quarantine'`,
       [options.runId, table.name, `bronze.${table.bronze}`],
     )
 

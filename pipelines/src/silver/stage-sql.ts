@@ -4,7 +4,8 @@ import type { ColumnSpec, ColumnType, SilverTable } from './silver-table.js'
 const CASTS: Record<ColumnType, (raw: string) => string> = {
   bigint: (raw) => `cairn_meta.try_bigint(${raw})`,
   integer: (raw) => `cairn_meta.try_integer(${raw})`,
-  numeric: (raw) => `cairn_meta.try_numeric(${raw})`,
+  // Amounts: two decimals, so `12.5` and `12.50` are the same value (and hash alike).
+  numeric: (raw) => `round(cairn_meta.try_numeric(${raw}), 2)`,
   timestamptz: (raw) => `cairn_meta.try_timestamptz(${raw})`,
   text: (raw) => raw,
   lower: (raw) => `lower(${raw})`,
@@ -25,6 +26,7 @@ function rawExpr(c: ColumnSpec): string {
 /**
  * `pg_temp.stage`: the bronze rows after the watermark, each field as raw text
  * (`_raw_<column>`) and typed (`<column>`), plus the fate columns the rules set.
+ * The payload itself stays in bronze (the quarantine joins it back by `bronze_id`).
  */
 export function stageSql(table: SilverTable): string {
   const raw = table.columns.map((c) => `${rawExpr(c)} AS ${ident(`_raw_${c.name}`)}`)
@@ -32,7 +34,7 @@ export function stageSql(table: SilverTable): string {
   return `CREATE TEMP TABLE stage ON COMMIT DROP AS
 SELECT r.*, ${typed.join(', ')}, NULL::text AS _fate, NULL::text AS _rule, NULL::text AS _reason, false AS _warned
 FROM (
-  SELECT b.bronze_id, b.payload, ${raw.join(', ')}
+  SELECT b.bronze_id, b.payload ? '_unparseable' AS _unparseable, b.payload->>'_error' AS _parse_error, ${raw.join(', ')}
   FROM ${qualified(`bronze.${table.bronze}`)} b
   WHERE b.bronze_id > $1
 ) r`

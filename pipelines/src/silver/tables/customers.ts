@@ -22,6 +22,7 @@ export const customers: SilverTable = {
     { name: 'customer_id_positive', kind: 'range', column: 'customer_id', min: 1, action: 'quarantine' },
     { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
     { name: 'email_present', kind: 'not_null', column: 'email', action: 'quarantine' },
+    { name: 'signup_ts_present', kind: 'not_null', column: 'signup_ts', action: 'quarantine' },
     {
       name: 'email_format',
       kind: 'regex',

@@ -9,7 +9,7 @@ export const products: SilverTable = {
     { name: 'product_id', type: 'bigint' },
     { name: 'sku', type: 'text' },
     { name: 'name', type: 'text' },
-    { name: 'category', type: 'text' },
+    { name: 'category', type: 'lower' },
     { name: 'brand', type: 'text' },
     { name: 'price', type: 'numeric', from: ['price', 'list_price'] },
     { name: 'currency', type: 'upper' },
@@ -18,6 +18,7 @@ export const products: SilverTable = {
   rules: [
     { name: 'product_id_present', kind: 'not_null', column: 'product_id', action: 'quarantine' },
     { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    { name: 'name_present', kind: 'not_null', column: 'name', action: 'quarantine' },
     { name: 'price_present', kind: 'not_null', column: 'price', action: 'quarantine' },
     { name: 'price_not_negative', kind: 'range', column: 'price', min: 0, max: 1_000_000, action: 'quarantine' },
     { name: 'category_present', kind: 'not_null', column: 'category', action: 'warn' },
