@@ -19,6 +19,7 @@ export {
   type WriteFilesResult,
   writeFiles,
 } from './generator/index.js'
+export { type GoldRunOptions, type GoldRunResult, goldLockKey, runGold } from './gold/gold-step.js'
 export { type DemoProgress, type DemoResult, runDemo } from './run/demo.js'
 export { closeRun, openRun } from './run/pipeline-runs.js'
 export { runSilver, type SilverRunOptions, type SilverRunResult } from './run/silver-run.js'

@@ -96,6 +96,10 @@ CREATE TABLE cairn_meta.quarantine (
 );
 CREATE INDEX quarantine_table_rule ON cairn_meta.quarantine (table_name, rule);
 
+-- Every silver step takes one number from this sequence and stamps the rows it writes with it
+-- (change_seq), so gold can read what changed since its last run.
+CREATE SEQUENCE cairn_meta.silver_change_seq;
+
 -- Dimensions with history (SCD2). The changelog tables keep every accepted version; the history is
 -- recomputed from them for the keys a run touched, so late and out-of-order versions land in place.
 CREATE TABLE silver.customers_changelog (
@@ -129,6 +133,7 @@ CREATE TABLE silver.customers (
   is_current boolean NOT NULL,
   is_inferred boolean NOT NULL DEFAULT false,
   version_updated_at timestamptz,
+  change_seq bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (customer_id, valid_from),
   CHECK (valid_to IS NULL OR valid_to > valid_from),
   CHECK (is_current = (valid_to IS NULL))
@@ -164,6 +169,7 @@ CREATE TABLE silver.products (
   is_current boolean NOT NULL,
   is_inferred boolean NOT NULL DEFAULT false,
   version_updated_at timestamptz,
+  change_seq bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (product_id, valid_from),
   CHECK (valid_to IS NULL OR valid_to > valid_from),
   CHECK (is_current = (valid_to IS NULL))
@@ -182,7 +188,8 @@ CREATE TABLE silver.orders (
   total_amount numeric(12, 2) NOT NULL,
   updated_at timestamptz NOT NULL,
   row_hash text NOT NULL,
-  bronze_id bigint NOT NULL
+  bronze_id bigint NOT NULL,
+  change_seq bigint NOT NULL
 );
 CREATE INDEX orders_customer ON silver.orders (customer_id);
 CREATE INDEX orders_order_ts ON silver.orders (order_ts);
@@ -197,6 +204,7 @@ CREATE TABLE silver.order_items (
   updated_at timestamptz NOT NULL,
   row_hash text NOT NULL,
   bronze_id bigint NOT NULL,
+  change_seq bigint NOT NULL,
   PRIMARY KEY (order_id, line_no)
 );
 CREATE INDEX order_items_product ON silver.order_items (product_id);
@@ -211,7 +219,8 @@ CREATE TABLE silver.payments (
   status text NOT NULL,
   updated_at timestamptz NOT NULL,
   row_hash text NOT NULL,
-  bronze_id bigint NOT NULL
+  bronze_id bigint NOT NULL,
+  change_seq bigint NOT NULL
 );
 CREATE INDEX payments_order ON silver.payments (order_id);
 
@@ -226,7 +235,8 @@ CREATE TABLE silver.returns (
   returned_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL,
   row_hash text NOT NULL,
-  bronze_id bigint NOT NULL
+  bronze_id bigint NOT NULL,
+  change_seq bigint NOT NULL
 );
 CREATE INDEX returns_order ON silver.returns (order_id);
 
@@ -240,7 +250,8 @@ CREATE TABLE silver.clickstream_events (
   device text,
   page_url text,
   row_hash text NOT NULL,
-  bronze_id bigint NOT NULL
+  bronze_id bigint NOT NULL,
+  change_seq bigint NOT NULL
 );
 CREATE INDEX clickstream_events_ts ON silver.clickstream_events (event_ts);
 CREATE INDEX clickstream_events_session ON silver.clickstream_events (session_id);
@@ -274,3 +285,11 @@ LANGUAGE sql AS $$
   )
   SELECT count(*)::integer FROM inserted
 $$;
+
+CREATE INDEX customers_change_seq ON silver.customers (change_seq);
+CREATE INDEX products_change_seq ON silver.products (change_seq);
+CREATE INDEX orders_change_seq ON silver.orders (change_seq);
+CREATE INDEX order_items_change_seq ON silver.order_items (change_seq);
+CREATE INDEX payments_change_seq ON silver.payments (change_seq);
+CREATE INDEX returns_change_seq ON silver.returns (change_seq);
+CREATE INDEX clickstream_events_change_seq ON silver.clickstream_events (change_seq);

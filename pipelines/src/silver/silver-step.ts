@@ -81,6 +81,8 @@ export async function runSilverStep(
     ].sort()
     for (const key of locks) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key])
 
+    const seqRes = await client.query<{ seq: string }>(`SELECT nextval('cairn_meta.silver_change_seq') AS seq`)
+    const changeSeq = Number(seqRes.rows[0]?.seq)
     const wm = await client.query<{ last_bronze_id: string }>(
       'SELECT last_bronze_id FROM cairn_meta.silver_watermarks WHERE table_name = $1',
       [table.name],
@@ -148,9 +150,9 @@ export async function runSilverStep(
 
     let inferred = 0
     for (const parent of table.inferred ?? [])
-      inferred += await createInferred(client, parent.column, tables, parent.parent)
+      inferred += await createInferred(client, parent.column, tables, parent.parent, changeSeq)
 
-    const written = scd2 ? await mergeScd2(client, table) : await mergeUpsert(client, table)
+    const written = scd2 ? await mergeScd2(client, table, changeSeq) : await mergeUpsert(client, table, changeSeq)
     if (read !== written + quarantined + dropped + duplicates) {
       throw new Error(
         `silver.${table.name}: accounting does not balance: read ${read} ≠ written ${written} + quarantined ${quarantined} + dropped ${dropped} + duplicates ${duplicates}`,
@@ -242,14 +244,15 @@ async function createInferred(
   column: string,
   tables: ReadonlyMap<string, SilverTable>,
   parentName: string,
+  changeSeq: number,
 ): Promise<number> {
   const parent = tables.get(parentName)
   if (!parent || parent.mode.kind !== 'scd2' || parent.key.length !== 1)
     throw new Error(`inferred parent ${parentName} must be a silver table in scd2 mode with a single-column key`)
   const pk = ident(parent.key[0] as string)
   const res = await client.query(
-    `INSERT INTO ${qualified(`silver.${parent.name}`)} (${pk}, valid_from, valid_to, is_current, is_inferred)
-     SELECT DISTINCT c.${ident(column)}, '-infinity'::timestamptz, NULL::timestamptz, true, true
+    `INSERT INTO ${qualified(`silver.${parent.name}`)} (${pk}, valid_from, valid_to, is_current, is_inferred, change_seq)
+     SELECT DISTINCT c.${ident(column)}, '-infinity'::timestamptz, NULL::timestamptz, true, true, ${changeSeq}::bigint
      FROM pg_temp.cand c
      WHERE c.${ident(column)} IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM ${qualified(`silver.${parent.name}`)} p WHERE p.${pk} = c.${ident(column)})`,
@@ -257,14 +260,14 @@ async function createInferred(
   return res.rowCount ?? 0
 }
 
-async function mergeUpsert(client: pg.ClientBase, table: SilverTable): Promise<number> {
+async function mergeUpsert(client: pg.ClientBase, table: SilverTable, changeSeq: number): Promise<number> {
   const names = [...table.columns.map((c) => c.name), 'row_hash', 'bronze_id']
   const target = qualified(`silver.${table.name}`)
   const version = ident(table.version)
   const updates = names.filter((n) => !table.key.includes(n)).map((n) => `${ident(n)} = excluded.${ident(n)}`)
   const res = await client.query(
-    `INSERT INTO ${target} AS t (${columnList(names)}) SELECT ${columnList(names)} FROM pg_temp.cand
-     ON CONFLICT (${columnList(table.key)}) DO UPDATE SET ${updates.join(', ')}
+    `INSERT INTO ${target} AS t (${columnList(names)}, change_seq) SELECT ${columnList(names)}, ${changeSeq}::bigint FROM pg_temp.cand
+     ON CONFLICT (${columnList(table.key)}) DO UPDATE SET ${updates.join(', ')}, change_seq = excluded.change_seq
      WHERE (excluded.${version}, excluded.row_hash) > (t.${version}, t.row_hash)`,
   )
   return res.rowCount ?? 0
@@ -276,7 +279,7 @@ async function mergeUpsert(client: pg.ClientBase, table: SilverTable): Promise<n
  * place. Consecutive versions with the same tracked values form one history row,
  * carrying the latest untracked values (an untracked change updates in place).
  */
-async function mergeScd2(client: pg.ClientBase, table: SilverTable): Promise<number> {
+async function mergeScd2(client: pg.ClientBase, table: SilverTable, changeSeq: number): Promise<number> {
   if (table.mode.kind !== 'scd2') throw new Error('not an scd2 table')
   const changelog = qualified(`silver.${table.mode.changelog}`)
   const target = qualified(`silver.${table.name}`)
@@ -309,9 +312,9 @@ async function mergeScd2(client: pg.ClientBase, table: SilverTable): Promise<num
     ), latest AS (
       SELECT DISTINCT ON (${key}, _grp) * FROM grouped ORDER BY ${key}, _grp, ${version} DESC
     )
-    INSERT INTO ${target} (${key}, ${columnList(attrs)}, valid_from, valid_to, is_current, is_inferred, version_updated_at)
+    INSERT INTO ${target} (${key}, ${columnList(attrs)}, valid_from, valid_to, is_current, is_inferred, version_updated_at, change_seq)
     SELECT ${columnList(table.key, 'l')}, ${columnList(attrs, 'l')}, v.valid_from,
-           lead(v.valid_from) OVER w, lead(v.valid_from) OVER w IS NULL, false, v.version_updated_at
+           lead(v.valid_from) OVER w, lead(v.valid_from) OVER w IS NULL, false, v.version_updated_at, ${changeSeq}::bigint
     FROM latest l JOIN versions v USING (${key}, _grp)
     WINDOW w AS (PARTITION BY ${columnList(table.key, 'l')} ORDER BY v.valid_from)`)
   return res.rowCount ?? 0
