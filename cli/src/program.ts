@@ -2,6 +2,7 @@ import { createLogger, isCairnError, type Logger, loadConfig } from '@cairn/core
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { demoCommand } from './commands/demo-command.js'
 import { migrateCommand } from './commands/migrate-command.js'
+import { pipelineCommands } from './commands/pipeline-command.js'
 import { servicesCommand } from './commands/services-command.js'
 import { startCommand } from './commands/start-command.js'
 import { statusCommand } from './commands/status-command.js'
@@ -78,6 +79,65 @@ export function buildProgram(): Command {
           out?: string
           format: 'csv' | 'jsonl'
         }) => demoCommand(commandLogger(), opts),
+      ),
+    )
+
+  const pipeline = program
+    .command('pipeline')
+    .description(
+      'The pipeline DAGs: bronze_ingestion → silver_transformation → gold_aggregation, and maintenance. ' +
+        'A running `cairn start` schedules them; these commands run them now, in this process.',
+    )
+  pipeline
+    .command('list')
+    .description('the DAGs, their schedules or triggers, tasks and last run')
+    .action(finite(() => pipelineCommands.list(commandLogger())))
+  pipeline
+    .command('run <dag>')
+    .description('run a DAG now and wait for it, with a progress bar and a summary')
+    .action(finite((dag: string) => pipelineCommands.run(commandLogger(), dag)))
+  pipeline
+    .command('run-task <dag> <task>')
+    .description('run one task (with its retries); exits 1 if it fails. Used by the Airflow export')
+    .option('--from <time>', 'start of the data interval (ISO 8601)')
+    .option('--to <time>', 'end of the data interval (ISO 8601)')
+    .action(
+      finite((dag: string, task: string, opts: { from?: string; to?: string }) =>
+        pipelineCommands.runTask(commandLogger(), dag, task, opts),
+      ),
+    )
+  pipeline
+    .command('backfill <dag>')
+    .description('run a scheduled DAG for every period of its cron in [--from, --to)')
+    .requiredOption('--from <time>', 'first period starts at or after this time (ISO 8601)')
+    .requiredOption('--to <time>', 'last period ends at or before this time (ISO 8601)')
+    .addOption(
+      new Option('--reprocess <mode>', 'periods that already ran: leave them, re-run the failed, or re-run all')
+        .choices(['none', 'failed', 'all'])
+        .default('none'),
+    )
+    .action(
+      finite((dag: string, opts: { from: string; to: string; reprocess: 'none' | 'failed' | 'all' }) =>
+        pipelineCommands.backfill(commandLogger(), dag, opts),
+      ),
+    )
+  pipeline
+    .command('rerun <dagRunId>')
+    .description('re-run only the failed tasks of a run (and what depends on them)')
+    .action(finite((id: string) => pipelineCommands.rerun(commandLogger(), positiveInt(id))))
+  pipeline
+    .command('status')
+    .description('recent runs with the state of their tasks')
+    .option('--dag <name>', 'only this DAG')
+    .option('--limit <n>', 'runs to show', positiveInt, 20)
+    .action(finite((opts: { dag?: string; limit: number }) => pipelineCommands.status(commandLogger(), opts)))
+  pipeline
+    .command('export-airflow <dir>')
+    .description('write one Airflow DAG file per Cairn DAG (BashOperator tasks calling `cairn pipeline run-task`)')
+    .option('--cairn-command <command>', 'how Airflow workers invoke cairn', 'cairn')
+    .action(
+      finite((dir: string, opts: { cairnCommand: string }) =>
+        pipelineCommands.exportAirflow(commandLogger(), dir, opts),
       ),
     )
 

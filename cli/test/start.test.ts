@@ -36,6 +36,8 @@ describe('cairn start on the embedded default', () => {
       CAIRN_EMBEDDED_PG_PORT: String(await freePort()),
       CAIRN_HTTP_PORT: String(await freePort()),
       CAIRN_PROXY_PORT: String(await freePort()),
+      // The pipelines start with a small demo data set, so a stop arrives while they run.
+      CAIRN_PIPELINE_DEMO_ORDERS: '500',
     }
   })
 

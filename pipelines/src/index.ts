@@ -1,4 +1,7 @@
 export { BronzeLoader, type BronzeLoadResult, bronzeLockKey } from './bronze/bronze-loader.js'
+export { pipelineDags } from './dags/index.js'
+export type { PipelineSettings, SourceSpec } from './dags/pipeline-settings.js'
+export { inboxDir, pipelineSettingsFromConfig } from './dags/settings-from-config.js'
 export {
   type ClickstreamOptions,
   type DirtKind,
@@ -23,6 +26,20 @@ export { type GoldRunOptions, type GoldRunResult, goldLockKey, runGold } from '.
 export { type DemoProgress, type DemoResult, runDemo } from './run/demo.js'
 export { closeRun, openRun } from './run/pipeline-runs.js'
 export { runSilver, type SilverRunOptions, type SilverRunResult } from './run/silver-run.js'
+export { type AirflowExportOptions, exportAirflowDags, renderAirflowDag } from './scheduler/airflow-export.js'
+export type { DagDefinition, TaskContext, TaskDefinition, TaskOutcome } from './scheduler/dag.js'
+export { defineDag, topologicalOrder, validateDags } from './scheduler/dag-validation.js'
+export {
+  type DagRunInfo,
+  type DagRunStatus,
+  type DagRunTrigger,
+  type ReprocessMode,
+  Scheduler,
+  type SchedulerOptions,
+  type TaskRunRecord,
+  type TaskState,
+} from './scheduler/scheduler.js'
+export { startWebhookNotifier, type WebhookNotifier } from './scheduler/webhook-notifier.js'
 export { extendDimDate } from './silver/dim-date.js'
 export type { Rule, RuleAction, RuleKind } from './silver/rules.js'
 export { effectiveRules, type RuleResult, runSilverStep, type SilverStepResult } from './silver/silver-step.js'

@@ -64,7 +64,7 @@ export async function demoCommand(logger: Logger, options: DemoCommandOptions): 
       onProgress: (p) => {
         const payload = {
           phase: p.phase.padEnd(6),
-          unit: p.phase === 'bronze' ? 'parts' : 'tables',
+          unit: { bronze: 'parts', silver: 'tables', gold: 'step' }[p.phase],
           rows: p.rows.toLocaleString('en-US'),
         }
         if (p.phase !== phase) {
@@ -97,6 +97,7 @@ export async function demoCommand(logger: Logger, options: DemoCommandOptions): 
       `bronze: ${result.bronze.rows.toLocaleString('en-US')} rows in ${result.bronze.loaded} new batches (${(result.ms.bronze / 1000).toFixed(1)} s)` +
         (result.bronze.skipped ? `, ${result.bronze.skipped} batches already loaded` : ''),
       `silver: run ${result.silver.runId}, ${(result.ms.silver / 1000).toFixed(1)} s; silver.dim_date +${result.silver.datesAdded} days`,
+      `gold: ${result.gold.dates} days, ${result.gold.customers} customers, ${result.gold.products} products, ${result.gold.sessionDates} funnel days (${(result.ms.gold / 1000).toFixed(1)} s)`,
       `database: ${db.mode}${db.mode === 'embedded' ? ` (data dir ${config.dataDir})` : ''}`,
     ]
     process.stdout.write(`${out.join('\n')}\n`)

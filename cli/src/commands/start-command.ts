@@ -14,6 +14,7 @@ import {
 import { startProxyService } from '@cairn/proxy'
 import { migrationsDir } from '@cairn/sql'
 import { openDatabase } from '../open-database.js'
+import { startPipelineService } from '../pipeline-service.js'
 import { removeRunState, writeRunState } from '../state-file.js'
 
 /**
@@ -79,6 +80,9 @@ export async function startCommand(logger: Logger): Promise<void> {
     proxyUrl.hostname = config.host === '0.0.0.0' ? '127.0.0.1' : config.host
     proxyUrl.port = String(proxyService.address.port)
 
+    const pipelines = config.pipelines === 'on' ? await startPipelineService(config, db.url, bus, logger) : undefined
+    if (pipelines) stack.push({ name: 'pipelines', stop: () => pipelines.stop() })
+
     const http = createHttpServer({ logger, health: () => healthChecks(client, cache) })
     await http.listen({ host: config.host, port: config.httpPort })
     stack.push({ name: 'http', stop: () => http.close() })
@@ -100,13 +104,14 @@ export async function startCommand(logger: Logger): Promise<void> {
         password: db.mode === 'embedded' ? `in ${join(config.dataDir, 'embedded-postgres.json')}` : undefined,
         health: `${httpUrl}/healthz`,
         metrics: `${httpUrl}/metrics`,
+        inbox: pipelines?.inbox,
       },
       'Cairn is ready',
     )
     // On a terminal, the whole URL (with the embedded server's generated password) so psql works as pasted.
     if (process.stdout.isTTY) {
       process.stdout.write(
-        `\n  Cairn is ready.\n  SQL:     psql "${proxyUrl}"   (PostgreSQL itself: ${redactUrl(db.url)})\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n  Stop:    Ctrl-C\n\n`,
+        `\n  Cairn is ready.\n  SQL:     psql "${proxyUrl}"   (PostgreSQL itself: ${redactUrl(db.url)})\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n${pipelines ? `  Inbox:   ${pipelines.inbox}   (CSV/JSONL files dropped here flow through bronze, silver and gold)\n` : ''}  Stop:    Ctrl-C\n\n`,
       )
     }
   } catch (err) {

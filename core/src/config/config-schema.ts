@@ -102,6 +102,26 @@ export const settings = {
   cacheDeny: { env: 'CAIRN_CACHE_DENY', schema: relationList },
   cacheAllow: { env: 'CAIRN_CACHE_ALLOW', schema: relationList },
   telemetryRetentionDays: { env: 'CAIRN_TELEMETRY_RETENTION_DAYS', schema: positiveInt.default(7) },
+  pipelines: {
+    env: 'CAIRN_PIPELINES',
+    schema: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  },
+  /** Files dropped here (CSV/JSONL, named `<entity>[-n].csv|jsonl`) are loaded by bronze_ingestion. Default `<dataDir>/inbox`. */
+  pipelineInboxDir: { env: 'CAIRN_PIPELINE_INBOX_DIR', schema: z.string().min(1).optional() },
+  pipelineIngestCron: { env: 'CAIRN_PIPELINE_INGEST_CRON', schema: z.string().min(1).default('* * * * *') },
+  pipelineMaintenanceCron: { env: 'CAIRN_PIPELINE_MAINTENANCE_CRON', schema: z.string().min(1).default('17 3 * * *') },
+  /** Orders of demo data `cairn start` loads on its first start (0: none). */
+  pipelineDemoOrders: {
+    env: 'CAIRN_PIPELINE_DEMO_ORDERS',
+    schema: z.coerce.number({ error: 'expected a number' }).int().min(0).default(10_000),
+  },
+  /** Days of bronze history kept per source; 0 keeps everything. */
+  bronzeRetentionDays: {
+    env: 'CAIRN_BRONZE_RETENTION_DAYS',
+    schema: z.coerce.number({ error: 'expected a number' }).int().min(0).default(0),
+  },
+  /** Slack-compatible webhook that receives pipeline alerts. */
+  pipelineWebhookUrl: { env: 'CAIRN_PIPELINE_WEBHOOK_URL', schema: z.string().url().optional() },
   logLevel: {
     env: 'CAIRN_LOG_LEVEL',
     schema: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),

@@ -65,7 +65,25 @@ export const errors = {
     422,
     '23514',
   ),
+  PIPELINE_BLOCKED: createError(
+    'CAIRN_ERR_PIPELINE_BLOCKED',
+    'A pipeline step is blocked by a failed upstream step',
+    409,
+  ),
   PIPELINE_UNKNOWN_SOURCE: createError('CAIRN_ERR_PIPELINE_UNKNOWN_SOURCE', 'Unknown pipeline source', 404),
+  SCHEDULER_INVALID_DAG: createError('CAIRN_ERR_SCHEDULER_INVALID_DAG', 'Invalid DAG definition', 500),
+  SCHEDULER_UNKNOWN_DAG: createError('CAIRN_ERR_SCHEDULER_UNKNOWN_DAG', 'Unknown DAG', 404),
+  SCHEDULER_UNKNOWN_TASK: createError('CAIRN_ERR_SCHEDULER_UNKNOWN_TASK', 'Unknown task', 404),
+  SCHEDULER_UNKNOWN_RUN: createError('CAIRN_ERR_SCHEDULER_UNKNOWN_RUN', 'Unknown DAG run', 404),
+  SCHEDULER_INVALID_REQUEST: createError('CAIRN_ERR_SCHEDULER_INVALID_REQUEST', 'Invalid scheduler request', 400),
+  SCHEDULER_RUN_NOT_RERUNNABLE: createError(
+    'CAIRN_ERR_SCHEDULER_RUN_NOT_RERUNNABLE',
+    'The DAG run cannot be re-run in its current state',
+    409,
+  ),
+  SCHEDULER_TASK_TIMEOUT: createError('CAIRN_ERR_SCHEDULER_TASK_TIMEOUT', 'A task try timed out', 504),
+  SCHEDULER_STOPPED: createError('CAIRN_ERR_SCHEDULER_STOPPED', 'The scheduler is stopping', 503),
+  SCHEDULER_WAIT_TIMEOUT: createError('CAIRN_ERR_SCHEDULER_WAIT_TIMEOUT', 'Timed out waiting for a DAG run', 504),
 } as const
 
 export type CairnErrorName = keyof typeof errors

@@ -18,9 +18,11 @@ const DATA_STREAM = 0
 const DIRT_STREAM = 1
 
 /**
- * One run of the generator: walks the timeline day by day and yields the chunks of each day as soon
- * as they are full (all open chunks are closed at the end of a part). Holds in memory only the catalog,
- * a few typed-array slots per customer and what is scheduled for later days.
+ * One run of the generator: walks the timeline day by day and, within a day, hour by hour; yields
+ * chunks as soon as they are full (all open chunks are closed at the end of a part) and reports the
+ * summary through `done` at the end. Holds in memory only the catalog, a few typed-array slots per
+ * customer, what is scheduled for later hours (order updates, returns, refunds, delayed customers)
+ * and the records held back as dirt.
  */
 export function* runGeneration(
   options: ResolvedGeneratorOptions,

@@ -82,12 +82,15 @@ export const defaultBrowseSessionsPerOrder = 1.2
 export interface ClickstreamOptions {
   /**
    * Sessions without a purchase, per order (spread over the days like the orders). Web and app orders
-   * (about 80% of orders) each come with one purchase session of about 6.7 events; a browse session has
-   * about 1.8 events (page_view, then 45% go on to view products, 20% of those add to cart, 30% of
-   * those reach checkout). The default 1.5 gives about 8 events per order and a session conversion of
-   * about 35% (0.8 purchase sessions in 2.3 sessions per order), far above a real shop's 2–4%: the
-   * volume is kept small. A browseSessionsPerOrder of 25 gives a realistic conversion of about 3% at
-   * about 50 events per order.
+   * (80% of orders) each come with a purchase session of about 6.5 events (a landing page_view for a
+   * third of them, then product_view and add_to_cart of each product, checkout, purchase); a browse
+   * session has about 2 events: a page_view, then 45% go on to view 1–3 products, 20% of those add one
+   * to the cart and 30% of those reach checkout, none buys.
+   *
+   * The default 1.2 gives about 7.6 events per order and a compressed funnel: of all sessions 67%
+   * view a product, 45% add to cart, 42% reach checkout and 40% purchase (0.8 purchase sessions in 2
+   * sessions per order), far above a real shop's 2–4% conversion, to keep the volume small. 25 gives a
+   * realistic 3% conversion at about 56 events per order.
    */
   readonly browseSessionsPerOrder: number
 }
@@ -124,7 +127,7 @@ const wholeNumber = (min: number, max: number) => z.number().int().min(min).max(
 /**
  * The generator options, validated, with defaults: `seed` 42, `start` '2025-01-01', `days` 365,
  * `customers` max(100, round(orders / 4)), `products` max(50, round(orders / 200)) capped at 20 000,
- * `partDays` 30, `chunkSize` 1000, `clickstream.browseSessionsPerOrder` 1.5, `dirt` the default rates
+ * `partDays` 30, `chunkSize` 1000, `clickstream.browseSessionsPerOrder` 1.2, `dirt` the default rates
  * (a partial object overrides single kinds; `'none'` turns dirt off).
  */
 export const generatorOptionsSchema = z

@@ -13,5 +13,5 @@ export {
   type ResolvedGeneratorOptions,
   resolveGeneratorOptions,
 } from './generator-options.js'
-export { csvColumns, driftFields, entityFields, type RawRecord } from './raw-record.js'
+export { csvColumns, driftFields, entityFields } from './raw-record.js'
 export { type OutputFormat, type WriteFilesOptions, type WriteFilesResult, writeFiles } from './write-files.js'

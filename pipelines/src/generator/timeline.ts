@@ -32,6 +32,11 @@ class Bucket {
   /** Emission time (ms) × 2048 + flags: exact in a double for times before the year 4000. */
   readonly keys: number[] = []
   readonly records: RawRecord[] = []
+
+  clear(): void {
+    this.keys.length = 0
+    this.records.length = 0
+  }
 }
 
 const HOUR = 3_600_000
@@ -51,6 +56,8 @@ export class Timeline {
   private readonly starts = new Int32Array(3601)
   private order = new Int32Array(1024)
   private seconds = new Int32Array(1024)
+  /** Drained buckets, emptied, for reuse. */
+  private readonly spare: Bucket[] = []
 
   constructor(
     private readonly startMs: number,
@@ -87,7 +94,7 @@ export class Timeline {
     if (slot >= this.slots) return false
     let bucket = this.buckets[slot]
     if (!bucket) {
-      bucket = new Bucket()
+      bucket = this.spare.pop() ?? new Bucket()
       this.buckets[slot] = bucket
     }
     const code = dirt === 'draw' ? 0 : (decisionCodes.get(dirt) as number)
@@ -145,5 +152,7 @@ export class Timeline {
         at,
       )
     }
+    bucket.clear()
+    if (this.spare.length < 4) this.spare.push(bucket)
   }
 }

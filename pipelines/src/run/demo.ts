@@ -2,13 +2,14 @@ import type { Logger } from '@cairn/core'
 import type pg from 'pg'
 import { BronzeLoader } from '../bronze/bronze-loader.js'
 import { type GeneratorOptions, resolveGeneratorOptions } from '../generator/generator-options.js'
+import { type GoldRunResult, runGold } from '../gold/gold-step.js'
 import { silverTables } from '../silver/tables/index.js'
 import { generatorSource } from '../sources/generator-source.js'
 import { type RunSourceResult, runSource } from '../sources/run-source.js'
 import { runSilver, type SilverRunResult } from './silver-run.js'
 
 export interface DemoProgress {
-  readonly phase: 'bronze' | 'silver'
+  readonly phase: 'bronze' | 'silver' | 'gold'
   readonly done: number
   readonly total: number
   /** Rows added to bronze so far, or read by silver so far. */
@@ -18,16 +19,17 @@ export interface DemoProgress {
 export interface DemoResult {
   readonly bronze: RunSourceResult
   readonly silver: SilverRunResult
+  readonly gold: GoldRunResult
   /** Rows per table in bronze and silver after the run (silver SCD2 tables: current rows). */
   readonly tables: readonly { table: string; bronze: number; silver: number }[]
   /** Rows quarantined in this run, per table and rule. */
   readonly quarantined: readonly { table: string; rule: string; rows: number }[]
-  readonly ms: { bronze: number; silver: number }
+  readonly ms: { bronze: number; silver: number; gold: number }
 }
 
 /**
  * The demo data set end to end: the generator source into bronze (COPY), then the
- * silver run. Loading the same options again adds nothing (the generator's batch
+ * silver run, then gold. Loading the same options again adds nothing (the generator's batch
  * ids are stable), so `cairn demo` is safe to repeat and resumes after a crash.
  */
 export async function runDemo(
@@ -61,6 +63,10 @@ export async function runDemo(
     },
   })
   const t2 = performance.now()
+  options.onProgress?.({ phase: 'gold', done: 0, total: 1, rows: 0 })
+  const gold = await runGold(pool)
+  options.onProgress?.({ phase: 'gold', done: 1, total: 1, rows: gold.orders })
+  const t3 = performance.now()
   const tables = []
   for (const t of silverTables) {
     const current = t.mode.kind === 'scd2' ? ' WHERE is_current' : ''
@@ -74,5 +80,12 @@ export async function runDemo(
      GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`,
     [silver.runId],
   )
-  return { bronze, silver, tables, quarantined, ms: { bronze: Math.round(t1 - t0), silver: Math.round(t2 - t1) } }
+  return {
+    bronze,
+    silver,
+    gold,
+    tables,
+    quarantined,
+    ms: { bronze: Math.round(t1 - t0), silver: Math.round(t2 - t1), gold: Math.round(t3 - t2) },
+  }
 }

@@ -247,7 +247,7 @@ async function createInferred(
   changeSeq: number,
 ): Promise<number> {
   const parent = tables.get(parentName)
-  if (!parent || parent.mode.kind !== 'scd2' || parent.key.length !== 1)
+  if (parent?.mode.kind !== 'scd2' || parent.key.length !== 1)
     throw new Error(`inferred parent ${parentName} must be a silver table in scd2 mode with a single-column key`)
   const pk = ident(parent.key[0] as string)
   const res = await client.query(
