@@ -27,13 +27,20 @@ export async function startPipelineService(
   databaseUrl: string,
   bus: EventBus,
   logger: Logger,
+  cache?: { bump(relations: readonly string[], source: 'pipeline'): Promise<void> },
 ): Promise<PipelineService> {
   const log = logger.child({ component: 'pipelines' })
   const inbox = inboxDir(config)
   await mkdir(inbox, { recursive: true })
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 6, application_name: 'cairn pipelines' })
   pool.on('error', (err) => log.warn({ err }, 'pipeline database connection lost'))
-  const dags = pipelineDags(pipelineSettingsFromConfig(config), createSourceRegistry(), log)
+  // The result cache is told what a pipeline changed where its WAL follower cannot see it
+  // (REFRESH MATERIALIZED VIEW); relation names here are unquoted `schema.name`.
+  const dags = pipelineDags(pipelineSettingsFromConfig(config), createSourceRegistry(), log, {
+    dataChanged: async (relations) => {
+      await cache?.bump(relations, 'pipeline')
+    },
+  })
   const scheduler = new Scheduler({ pool, dags, log, bus })
   const notifier = config.pipelineWebhookUrl
     ? startWebhookNotifier({ bus, url: config.pipelineWebhookUrl, log })

@@ -1,6 +1,7 @@
 export { BronzeLoader, type BronzeLoadResult, bronzeLockKey } from './bronze/bronze-loader.js'
+export { failedSilverSteps, goldRelations } from './dags/gold-aggregation.js'
 export { pipelineDags } from './dags/index.js'
-export type { PipelineSettings, SourceSpec } from './dags/pipeline-settings.js'
+export type { PipelineHooks, PipelineSettings, SourceSpec } from './dags/pipeline-settings.js'
 export { inboxDir, pipelineSettingsFromConfig } from './dags/settings-from-config.js'
 export {
   type ClickstreamOptions,

@@ -147,9 +147,9 @@ def read(path):
         return task_ids(node)
 
     for stmt in dag.body:
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and ast.unparse(stmt.value.func) == "BashOperator":
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
             kw = {k.arg: ev(k.value) for k in stmt.value.keywords}
-            effective = {**defaults, **kw}
+            effective = {"operator": ast.unparse(stmt.value.func), **defaults, **kw}
             effective.pop("owner", None)
             tasks[kw["task_id"]] = effective
             variables[stmt.targets[0].id] = kw["task_id"]
@@ -163,8 +163,9 @@ print(json.dumps({path: read(path) for path in sys.argv[1:]}, ensure_ascii=True)
 `
 
 interface ReadTask {
+  operator: string
   task_id: string
-  bash_command: string
+  bash_command?: string
   retries: number
   retry_delay: number
   retry_exponential_backoff: boolean
@@ -199,21 +200,49 @@ async function python3(args: string[]): Promise<string> {
 
 const asset = (dag: string) => ({ asset: `cairn://dags/${dag}` })
 
+/** Tasks no other task depends on. */
+const lastTasks = (dag: DagDefinition) =>
+  dag.tasks.filter((t) => !dag.tasks.some((u) => u.dependsOn?.includes(t.name))).map((t) => t.name)
+/** Whether another exported DAG is triggered by this one, so that it marks its asset. */
+const published = (dag: DagDefinition) => dags.some((d) => d.triggeredBy?.includes(dag.name))
+const defaults = {
+  retries: 2,
+  retry_delay: 5_000,
+  retry_exponential_backoff: true,
+  max_retry_delay: 300_000,
+  execution_timeout: 3_600_000,
+}
+
 /** What the file must declare for a task, from the definition and Cairn's defaults. */
 function expectedTask(dag: DagDefinition, task: TaskDefinition): ReadTask {
-  const dependedOn = dag.tasks.some((t) => t.dependsOn?.includes(task.name))
+  const last = lastTasks(dag)
+  const outlet = published(dag) && last.length === 1 && last[0] === task.name
   return {
+    operator: 'BashOperator',
     task_id: task.name,
     bash_command: `${CAIRN} pipeline run-task ${dag.name} ${task.name}${INTERVAL}`,
-    retries: task.retries ?? 2,
-    retry_delay: task.retryDelayMs ?? 5_000,
+    retries: task.retries ?? defaults.retries,
+    retry_delay: task.retryDelayMs ?? defaults.retry_delay,
     retry_exponential_backoff: true,
-    max_retry_delay: task.maxRetryDelayMs ?? 300_000,
-    execution_timeout: task.timeoutMs ?? 3_600_000,
+    max_retry_delay: task.maxRetryDelayMs ?? defaults.max_retry_delay,
+    execution_timeout: task.timeoutMs ?? defaults.execution_timeout,
     env: ENV,
     append_env: true,
-    ...(dependedOn ? {} : { outlets: [asset(dag.name)] }),
+    ...(outlet ? { outlets: [asset(dag.name)] } : {}),
   }
+}
+
+/** The tasks and edges the file must declare: the DAG's, and a marker after several last tasks. */
+function expectedGraph(dag: DagDefinition): { tasks: Record<string, ReadTask>; edges: [string, string][] } {
+  const tasks = Object.fromEntries(dag.tasks.map((t) => [t.name, expectedTask(dag, t)]))
+  const edges = dag.tasks.flatMap((t) => (t.dependsOn ?? []).map((d): [string, string] => [d, t.name]))
+  const last = lastTasks(dag)
+  if (published(dag) && last.length > 1) {
+    const marker = 'cairn_run_succeeded'
+    tasks[marker] = { operator: 'EmptyOperator', task_id: marker, ...defaults, outlets: [asset(dag.name)] }
+    edges.push(...last.map((t): [string, string] => [t, marker]))
+  }
+  return { tasks, edges: edges.sort() }
 }
 
 let dir: string
@@ -250,10 +279,20 @@ describe('exportAirflowDags', () => {
     expect(args.max_active_tasks).toBe(dag.maxActiveTasks ?? 2)
     expect(args.start_date).toEqual({ datetime: [2025, 1, 1], tz: 'UTC' })
     expect(args).not.toHaveProperty('dagrun_timeout')
-    expect(Object.keys(tasks)).toEqual(dag.tasks.map((t) => t.name))
-    for (const task of dag.tasks) expect(tasks[task.name]).toEqual(expectedTask(dag, task))
-    const expectedEdges = dag.tasks.flatMap((t) => (t.dependsOn ?? []).map((d) => [d, t.name]))
-    expect(edges).toEqual(expectedEdges.sort())
+    const expected = expectedGraph(dag)
+    expect(Object.keys(tasks)).toEqual(Object.keys(expected.tasks))
+    for (const [name, task] of Object.entries(expected.tasks)) expect(tasks[name]).toEqual(task)
+    expect(edges).toEqual(expected.edges)
+  })
+
+  it('marks an asset only for DAGs another DAG is triggered by: on the last task, or after several', () => {
+    const tasksOf = (name: string) => Object.keys(read[join(dir, `${name}.py`)]?.tasks ?? {})
+    expect(tasksOf('orders_daily')).toContain('cairn_run_succeeded')
+    expect(read[join(dir, 'rollup.py')]?.tasks.publish?.outlets).toEqual([asset('rollup')])
+    for (const name of ['manual_only', 'either_way']) {
+      expect(tasksOf(name)).not.toContain('cairn_run_succeeded')
+      expect(Object.values(read[join(dir, `${name}.py`)]?.tasks ?? {}).some((t) => t.outlets)).toBe(false)
+    }
   })
 
   it('maps schedules and triggers', () => {
@@ -324,6 +363,27 @@ describe('renderAirflowDag', () => {
     refused({ schedule: '0 0 1 * +MON' }, /both day of month and day of week/)
     expect(() => renderAirflowDag(base, { env: { 'NOT-A-NAME': 'x' } })).toThrow(/environment variable name/)
     expect(() => renderAirflowDag(base, { cairnCommand: ' ' })).toThrow(/cairnCommand is empty/)
+  })
+
+  it('marks the asset by default, and refuses a task named like the marker', () => {
+    const source = renderAirflowDag({
+      ...base,
+      tasks: [
+        { name: 'a', run },
+        { name: 'b', run },
+      ],
+    })
+    expect(source).toContain('CAIRN_ASSET = Asset(uri="cairn://dags/d")')
+    expect(source).toContain('    [task_a, task_b] >> task_cairn_run_succeeded')
+    expect(renderAirflowDag(base, { publishAsset: false })).not.toContain('Asset')
+    const taken = {
+      ...base,
+      tasks: [
+        { name: 'cairn_run_succeeded', run },
+        { name: 'b', run },
+      ],
+    }
+    expect(() => renderAirflowDag(taken)).toThrow(/taken by the Airflow export/)
   })
 
   it('maps maxActiveTasks, and retry delays of 0', () => {

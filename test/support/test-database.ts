@@ -33,7 +33,17 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       const c = new pg.Client({ connectionString: adminUrl })
       await c.connect()
       try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        // A temporary replication slot (the cache's follower) is released a moment after its
+        // connection ends; until then PostgreSQL refuses the drop.
+        for (let tries = 0; ; tries++) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+            break
+          } catch (err) {
+            if (tries >= 50 || !/active logical replication slot/.test((err as Error).message)) throw err
+            await new Promise((r) => setTimeout(r, 100))
+          }
+        }
       } finally {
         await c.end()
       }

@@ -80,7 +80,10 @@ export async function startCommand(logger: Logger): Promise<void> {
     proxyUrl.hostname = config.host === '0.0.0.0' ? '127.0.0.1' : config.host
     proxyUrl.port = String(proxyService.address.port)
 
-    const pipelines = config.pipelines === 'on' ? await startPipelineService(config, db.url, bus, logger) : undefined
+    const pipelines =
+      config.pipelines === 'on'
+        ? await startPipelineService(config, db.url, bus, logger, proxyService.cache)
+        : undefined
     if (pipelines) stack.push({ name: 'pipelines', stop: () => pipelines.stop() })
 
     const http = createHttpServer({ logger, health: () => healthChecks(client, cache) })

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { runGold } from '../gold/gold-step.js'
 import type { DagDefinition } from '../scheduler/dag.js'
 import { defineDag } from '../scheduler/dag-validation.js'
+import type { PipelineHooks } from './pipeline-settings.js'
 
 /**
  * Silver tables whose latest step failed (a `fail` rule, or an error): gold waits until a later
@@ -18,7 +19,18 @@ export async function failedSilverSteps(pool: pg.Pool): Promise<{ pipeline: stri
 }
 
 /** gold_aggregation: the incremental marts, when silver changed; blocked while a silver step is failed. */
-export function goldAggregationDag(): DagDefinition {
+/** What a gold run writes; the materialized view is the one the WAL follower cannot see. */
+export const goldRelations = [
+  'gold.order_line_facts',
+  'gold.session_facts',
+  'gold.daily_sales',
+  'gold.customer_360_base',
+  'gold.customer_360',
+  'gold.product_performance',
+  'gold.daily_funnel',
+]
+
+export function goldAggregationDag(hooks: PipelineHooks = {}): DagDefinition {
   return defineDag({
     name: 'gold_aggregation',
     description: 'Recomputes the gold marts for what silver changed, and refreshes gold.customer_360',
@@ -38,6 +50,7 @@ export function goldAggregationDag(): DagDefinition {
             )
           }
           const result = await runGold(ctx.pool)
+          if (result.changed > 0) await hooks.dataChanged?.(goldRelations)
           ctx.appendLog(
             `${result.dates} days, ${result.customers} customers, ${result.products} products, ${result.sessionDates} funnel days recomputed`,
           )

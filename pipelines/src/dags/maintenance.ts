@@ -2,7 +2,7 @@ import type pg from 'pg'
 import type { DagDefinition } from '../scheduler/dag.js'
 import { defineDag } from '../scheduler/dag-validation.js'
 import { silverTables } from '../silver/tables/index.js'
-import type { PipelineSettings } from './pipeline-settings.js'
+import type { PipelineHooks, PipelineSettings } from './pipeline-settings.js'
 
 const OWN_SCHEMAS = ['bronze', 'silver', 'gold', 'cairn_meta']
 /** VACUUM a table when it has more dead tuples than this, and more than 10% of its live ones. */
@@ -22,7 +22,7 @@ async function tablesWhere(pool: pg.Pool, condition: string): Promise<string[]> 
  * partitions. Touches only Cairn's own schemas, and drops only what Cairn created
  * (telemetry partitions past retention, bronze rows past retention that silver has read).
  */
-export function maintenanceDag(settings: PipelineSettings): DagDefinition {
+export function maintenanceDag(settings: PipelineSettings, hooks: PipelineHooks = {}): DagDefinition {
   return defineDag({
     name: 'maintenance',
     description: 'ANALYZE, VACUUM, REFRESH of materialized views, bronze retention, telemetry partitions',
@@ -51,11 +51,13 @@ export function maintenanceDag(settings: PipelineSettings): DagDefinition {
       {
         name: 'refresh_views',
         async run(ctx) {
-          const { rows } = await ctx.pool.query<{ name: string }>(
-            `SELECT format('%I.%I', schemaname, matviewname) AS name FROM pg_matviews WHERE schemaname = ANY($1) AND ispopulated`,
+          const { rows } = await ctx.pool.query<{ quoted: string; name: string }>(
+            `SELECT format('%I.%I', schemaname, matviewname) AS quoted, schemaname || '.' || matviewname AS name
+             FROM pg_matviews WHERE schemaname = ANY($1) AND ispopulated`,
             [OWN_SCHEMAS],
           )
-          for (const v of rows) await ctx.pool.query(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${v.name}`)
+          for (const v of rows) await ctx.pool.query(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${v.quoted}`)
+          if (rows.length > 0) await hooks.dataChanged?.(rows.map((v) => v.name))
           return { summary: { refreshed: rows.length } }
         },
       },

@@ -17,3 +17,12 @@ export interface PipelineSettings {
   /** Days of query telemetry kept. */
   readonly telemetryRetentionDays: number
 }
+
+/** What the DAGs tell the rest of Cairn as they go. */
+export interface PipelineHooks {
+  /**
+   * Called after a commit that changed these relations (`schema.name`) in a way the result
+   * cache's WAL follower cannot see, such as a REFRESH of a materialized view.
+   */
+  readonly dataChanged?: (relations: readonly string[]) => Promise<void>
+}

@@ -86,6 +86,11 @@ export class CustomerBase {
     return this.created
   }
 
+  /** True once a customer can place repeat orders (one is emitted and not waiting). */
+  get hasActive(): boolean {
+    return this.weights.total > 0
+  }
+
   /** Marks the start of a day: customers created from now on are not updated today. */
   beginDay(): void {
     this.createdBeforeToday = this.created

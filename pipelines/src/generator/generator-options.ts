@@ -134,7 +134,10 @@ export const generatorOptionsSchema = z
   .strictObject({
     seed: z.number().int().default(42),
     orders: wholeNumber(1, 100_000_000),
-    start: z.iso.date().default('2025-01-01'),
+    start: z.iso
+      .date()
+      .refine((d) => d >= '1970-01-01' && d < '2095-01-01', { error: 'expected a date from 1970 to 2094' })
+      .default('2025-01-01'),
     days: wholeNumber(1, 3660).default(365),
     customers: wholeNumber(1, 100_000_000).optional(),
     products: wholeNumber(1, 100_000).optional(),

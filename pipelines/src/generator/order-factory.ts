@@ -4,10 +4,11 @@ import { categories } from './categories.js'
 import type { Clickstream } from './clickstream.js'
 import type { CustomerBase } from './customer-base.js'
 import { markets, usdTo } from './markets.js'
+import { CANCELLED, DELIVERED, OrderVersions, PAID, RETURNED, SHIPPED } from './order-versions.js'
 import type { Pools } from './pools.js'
 import type { Random } from './random.js'
-import { CUSTOMERS, ORDER_ITEMS, ORDERS, PAYMENTS, type RawRecord, RETURNS } from './raw-record.js'
-import type { DirtDecision, Timeline } from './timeline.js'
+import { CUSTOMERS, ORDER_ITEMS, PAYMENTS, type RawRecord, RETURNS } from './raw-record.js'
+import type { Timeline } from './timeline.js'
 import { WeightedIndex } from './weighted-index.js'
 
 /** Accepted channels. */
@@ -15,33 +16,6 @@ export const channels = ['web', 'mobile_app', 'marketplace', 'store'] as const
 const channelIndex = new WeightedIndex([0.5, 0.3, 0.14, 0.06])
 const lineCountIndex = new WeightedIndex([0.46, 0.27, 0.15, 0.08, 0.04])
 const quantityIndex = new WeightedIndex([0.78, 0.14, 0.05, 0.02, 0.01])
-
-/** Accepted order statuses; an order version is scheduled as its header with variant = index + 1. */
-export const orderStatuses = ['placed', 'paid', 'shipped', 'delivered', 'cancelled', 'returned'] as const
-const PLACED = 0
-const PAID = 1
-const SHIPPED = 2
-const DELIVERED = 3
-const CANCELLED = 4
-const RETURNED = 5
-
-/**
- * The order version of variant `variant` (status index + 1) at updatedMs, from the order's header
- * (the fields every version shares).
- */
-export function orderVersion(header: RawRecord, variant: number, updatedMs: number): RawRecord {
-  return {
-    order_id: header.order_id,
-    customer_id: header.customer_id,
-    order_ts: header.order_ts,
-    status: orderStatuses[variant - 1],
-    channel: header.channel,
-    country: header.country,
-    currency: header.currency,
-    total_amount: header.total_amount,
-    updated_at: variant === 1 ? header.order_ts : isoSeconds(updatedMs),
-  }
-}
 
 /** Accepted payment methods. */
 export const paymentMethods = ['card', 'paypal', 'bank_transfer', 'gift_card'] as const
@@ -82,17 +56,12 @@ export interface OrderRun {
  */
 export class OrderFactory {
   private orders = 0
-  // The order being created: its lines, its versions (status, time, emission key, dirt), its payments.
+  // The order being created: its lines, its status versions, its payment method and currency.
   private readonly products: Product[] = []
   private readonly productIds: number[] = []
   private readonly quantities: number[] = []
   private readonly nets: number[] = []
-  private readonly vStatus: number[] = []
-  private readonly vAt: number[] = []
-  private readonly vKey: number[] = []
-  private readonly vDirt: DirtDecision[] = []
-  private readonly vOrder: number[] = []
-  private versions = 0
+  private readonly versions: OrderVersions
   private orderId = 0
   private currency = ''
   private method = ''
@@ -107,7 +76,9 @@ export class OrderFactory {
     private readonly timeOfDay: TimeOfDay,
     private readonly random: Random,
     private readonly dirtRandom: Random,
-  ) {}
+  ) {
+    this.versions = new OrderVersions(timeline, dirtRandom, run.outOfOrderRate)
+  }
 
   /** Creates the orderIndex-th order (0-based), placed at orderTs on day `day`. */
   create(orderTs: number, orderIndex: number, day: number, dayStart: number): void {
@@ -118,7 +89,8 @@ export class OrderFactory {
     if (customerId === 0) {
       const signup = Math.max(dayStart, orderTs - random.intBetween(20, 2400) * 1000)
       const nextPartDay = (Math.floor(day / this.run.partDays) + 1) * this.run.partDays
-      orphan = nextPartDay < timeline.days && this.dirtRandom.chance(this.run.orphanRate)
+      // Not before some customer is active: repeat orders must always find an emitted customer.
+      orphan = nextPartDay < timeline.days && this.customers.hasActive && this.dirtRandom.chance(this.run.orphanRate)
       customerId = this.customers.create(signup, orphan, random)
       if (orphan) {
         const releaseDay = nextPartDay + this.dirtRandom.int(Math.min(this.run.partDays, timeline.days - nextPartDay))
@@ -197,8 +169,8 @@ export class OrderFactory {
     }
 
     // Payment attempts and the status timeline.
-    this.versions = 0
-    this.version(PLACED, orderTs)
+    const versions = this.versions
+    versions.start(orderTs)
     const methodIndex = channel === 'store' ? storeMethodIndex : (methodIndexByMarket[country] as WeightedIndex)
     this.method = paymentMethods[methodIndex.draw(random)] as string
     let attemptAt =
@@ -209,19 +181,19 @@ export class OrderFactory {
       if (random.chance(0.4)) this.method = paymentMethods[methodIndex.draw(random)] as string
       if (random.chance(retryFails)) {
         this.payment(attemptAt, total, 'failed')
-        this.version(CANCELLED, attemptAt + random.intBetween(600, 3 * 3600) * 1000)
-        this.scheduleVersions(header, orphan)
+        versions.add(CANCELLED, attemptAt + random.intBetween(600, 3 * 3600) * 1000)
+        versions.schedule(header, orphan)
         return
       }
     }
     this.payment(attemptAt, total, 'captured')
     const paidAt = attemptAt + random.intBetween(1, 5) * 1000
-    this.version(PAID, paidAt)
+    versions.add(PAID, paidAt)
     if (random.chance(cancelAfterPayment)) {
       const cancelledAt = paidAt + random.intBetween(15 * 60, 20 * 3600) * 1000
-      this.version(CANCELLED, cancelledAt)
+      versions.add(CANCELLED, cancelledAt)
       this.payment(cancelledAt + random.intBetween(3600, 36 * 3600) * 1000, total, 'refunded')
-      this.scheduleVersions(header, orphan)
+      versions.schedule(header, orphan)
       return
     }
     let deliveredAt: number
@@ -229,10 +201,10 @@ export class OrderFactory {
       deliveredAt = paidAt + random.intBetween(30, 300) * 1000
     } else {
       const shippedAt = paidAt + random.intBetween(3 * 3600, 60 * 3600) * 1000
-      this.version(SHIPPED, shippedAt)
+      versions.add(SHIPPED, shippedAt)
       deliveredAt = shippedAt + random.intBetween(20 * 3600, 6 * 24 * 3600) * 1000
     }
-    this.version(DELIVERED, deliveredAt)
+    versions.add(DELIVERED, deliveredAt)
 
     if (random.chance(returnRate * 0.6)) {
       const returnedAt = deliveredAt + random.intBetween(1, 28) * DAY_MS + random.int(3600) * 1000
@@ -264,21 +236,15 @@ export class OrderFactory {
           updated_at: iso,
         })
       }
-      this.version(RETURNED, lastAt + random.intBetween(60, 2 * 3600) * 1000)
+      versions.add(RETURNED, lastAt + random.intBetween(60, 2 * 3600) * 1000)
       this.payment(returnedAt + random.intBetween(HOUR_MS / 1000, 5 * 24 * 3600) * 1000, refundCents / 100, 'refunded')
     }
-    this.scheduleVersions(header, orphan)
+    versions.schedule(header, orphan)
   }
 
   private hasProduct(product: Product, lines: number): boolean {
     for (let i = 0; i < lines; i++) if (this.products[i] === product) return true
     return false
-  }
-
-  private version(status: number, at: number): void {
-    this.vStatus[this.versions] = status
-    this.vAt[this.versions] = at
-    this.versions++
   }
 
   private payment(at: number, amount: number, status: string): void {
@@ -293,51 +259,5 @@ export class OrderFactory {
       status,
       updated_at: iso,
     })
-  }
-
-  /**
-   * Schedules the order's versions inside the timeline (as the shared header, completed at emission by
-   * {@link orderVersion}). Out-of-order updates are decided here: a version (not the last) is emitted
-   * just after the next one, which is then kept clean.
-   */
-  private scheduleVersions(header: RawRecord, orphan: boolean): void {
-    const end = this.timeline.endMs
-    let n = 0
-    while (n < this.versions && (this.vAt[n] as number) < end) n++
-    const keys = this.vKey
-    const dirt = this.vDirt
-    for (let i = 0; i < n; i++) {
-      keys[i] = this.vAt[i] as number
-      dirt[i] = 'draw'
-    }
-    if (orphan) dirt[0] = 'orphan'
-    for (let i = n - 2; i >= 0; i--) {
-      if (dirt[i] !== 'draw' || !this.dirtRandom.chance(this.run.outOfOrderRate)) continue
-      dirt[i] = 'out_of_order_update'
-      keys[i] = (keys[i + 1] as number) + 1
-      if (dirt[i + 1] === 'draw') dirt[i + 1] = 'clean'
-    }
-    // Scheduled by emission key: an out-of-order version is scheduled after the version it trails
-    // (the timeline keeps scheduling order within a second).
-    const order = this.vOrder
-    for (let i = 0; i < n; i++) {
-      let j = i
-      while (j > 0 && (keys[order[j - 1] as number] as number) > (keys[i] as number)) {
-        order[j] = order[j - 1] as number
-        j--
-      }
-      order[j] = i
-    }
-    for (let k = 0; k < n; k++) {
-      const i = order[k] as number
-      const variant = (this.vStatus[i] as number) + 1
-      if (dirt[i] === 'out_of_order_update') {
-        // Emitted at another time than its own: built now, with its own updated_at.
-        const record = orderVersion(header, variant, this.vAt[i] as number)
-        this.timeline.schedule(keys[i] as number, ORDERS, record, 'out_of_order_update', i === n - 1)
-      } else {
-        this.timeline.scheduleVariant(keys[i] as number, ORDERS, header, variant, dirt[i] as DirtDecision, i === n - 1)
-      }
-    }
   }
 }

@@ -29,7 +29,7 @@ const FLAG_RANGE = 2048
 
 /** One hour's scheduled records, as parallel arrays (no object per record). */
 class Bucket {
-  /** Emission time (ms) × 2048 + flags: exact in a double for times before the year 4000. */
+  /** Emission time (ms) × 2048 + flags: exact in a double for times before 2109. */
   readonly keys: number[] = []
   readonly records: RawRecord[] = []
 
@@ -42,14 +42,18 @@ class Bucket {
 const HOUR = 3_600_000
 
 /**
- * Records scheduled for later, one bucket per hour. Buckets are drained (and forgotten) hour by hour,
- * so memory holds only what is still ahead: order updates, returns, refunds, delayed customers.
+ * Records scheduled for later: one bucket per hour for today and tomorrow, one per day further ahead
+ * (spread over its hours when the day before starts). Buckets are drained (and forgotten) hour by
+ * hour, so memory holds only what is still ahead: order updates, returns, refunds, delayed customers.
  * Records scheduled at or after the end of the timeline are dropped: the data ends there. Draining
  * hour by hour, right after the next hour's orders are created, keeps the records short-lived (cheap
  * for the garbage collector).
  */
 export class Timeline {
   private readonly buckets: (Bucket | undefined)[]
+  /** Records of days from `nearDays` on, per day (not yet in hour buckets). */
+  private readonly far: (Bucket | undefined)[]
+  private nearDays = 1
   private readonly slots: number
   private open = 0
   /** Counting sort by second of the hour: the bucket's first index of each second, then the order. */
@@ -65,6 +69,7 @@ export class Timeline {
   ) {
     this.slots = days * 24
     this.buckets = new Array<Bucket | undefined>(this.slots)
+    this.far = new Array<Bucket | undefined>(days + 1)
   }
 
   /** The end of the timeline (exclusive), ms. */
@@ -92,15 +97,46 @@ export class Timeline {
   ): boolean {
     const slot = Math.max(this.open, Math.floor((at - this.startMs) / HOUR))
     if (slot >= this.slots) return false
+    const code = dirt === 'draw' ? 0 : (decisionCodes.get(dirt) as number)
+    const key = at * FLAG_RANGE + (entity | (final ? 8 : 0) | (code << 4) | (variant << 8))
+    const day = Math.floor(slot / 24)
+    if (day >= this.nearDays) {
+      // Far ahead: kept per day, spread over the hours the day before it starts.
+      let far = this.far[day]
+      if (!far) {
+        far = new Bucket()
+        this.far[day] = far
+      }
+      far.keys.push(key)
+      far.records.push(template)
+      return true
+    }
+    this.bucket(slot, key, template)
+    return true
+  }
+
+  private bucket(slot: number, key: number, record: RawRecord): void {
     let bucket = this.buckets[slot]
     if (!bucket) {
       bucket = this.spare.pop() ?? new Bucket()
       this.buckets[slot] = bucket
     }
-    const code = dirt === 'draw' ? 0 : (decisionCodes.get(dirt) as number)
-    bucket.keys.push(at * FLAG_RANGE + (entity | (final ? 8 : 0) | (code << 4) | (variant << 8)))
-    bucket.records.push(template)
-    return true
+    bucket.keys.push(key)
+    bucket.records.push(record)
+  }
+
+  /** Moves the far-ahead records of `day` into its hour buckets (called when the day before starts). */
+  private spread(day: number): void {
+    this.nearDays = day + 1
+    const far = this.far[day]
+    if (!far) return
+    this.far[day] = undefined
+    const dayStart = this.startMs + day * 86_400_000
+    for (let i = 0; i < far.keys.length; i++) {
+      const key = far.keys[i] as number
+      const hour = Math.min(23, Math.max(0, Math.floor((Math.floor(key / FLAG_RANGE) - dayStart) / HOUR)))
+      this.bucket(day * 24 + hour, key, far.records[i] as RawRecord)
+    }
   }
 
   /**
@@ -111,6 +147,7 @@ export class Timeline {
    */
   drain(slot: number, visit: PendingVisitor): void {
     this.open = slot + 1
+    if (slot % 24 === 0) this.spread(slot / 24 + 1)
     const bucket = this.buckets[slot]
     if (!bucket) return
     this.buckets[slot] = undefined

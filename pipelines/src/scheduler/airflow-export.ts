@@ -19,7 +19,7 @@ import { DAG_DEFAULTS, defineDag, TASK_DEFAULTS } from './dag-validation.js'
  * | `name`, `description` | `dag_id`, `description` |
  * | `schedule` (cron, UTC) | `CronDataIntervalTimetable(cron, "UTC")`: a run covers the period that just ended, as in Cairn, on Airflow 2 and 3 alike (a bare cron string gets zero-length data intervals on Airflow 3) |
  * | no `schedule` | `schedule=None` (manual or API triggers only) |
- * | `triggeredBy` | the asset `cairn://dags/<upstream>`, which the upstream DAG's last tasks list as outlets; several upstreams are or-ed, and with a cron as well, `AssetOrTimeSchedule` |
+ * | `triggeredBy` | the asset `cairn://dags/<upstream>`, marked by the upstream DAG when a run succeeded (see `publishAsset`); several upstreams are or-ed, and with a cron as well, `AssetOrTimeSchedule` |
  * | `maxActiveRuns`, `maxActiveTasks` | `max_active_runs`, `max_active_tasks` |
  * | `retries`, `retryDelayMs`, `maxRetryDelayMs` | `retries`, `retry_delay`, `max_retry_delay`, `retry_exponential_backoff=True` |
  * | `timeoutMs` | `execution_timeout` |
@@ -39,7 +39,17 @@ export interface AirflowExportOptions {
   readonly cairnCommand?: string
   /** Extra environment for every task (added to the worker's environment, not replacing it). */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Whether a successful run marks the DAG's asset, which DAGs triggered by it are scheduled on
+   * (default true; `exportAirflowDags` sets it for the DAGs that another exported DAG is triggered by).
+   * The asset is an outlet of the DAG's last task; a DAG that ends in several tasks gets one more,
+   * an EmptyOperator `cairn_run_succeeded` after all of them, so that a run marks it once.
+   */
+  readonly publishAsset?: boolean
 }
+
+/** The task added after the last tasks of a DAG that ends in several, to mark its asset once per run. */
+export const AIRFLOW_RUN_SUCCEEDED_TASK = 'cairn_run_succeeded'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -69,117 +79,156 @@ export function renderAirflowDag(definition: DagDefinition, options: AirflowExpo
   const env = options.env && Object.keys(options.env).length > 0 ? options.env : undefined
   const triggers = [...new Set(dag.triggeredBy ?? [])]
   const cron = dag.schedule === undefined ? undefined : airflowCron(dag.name, dag.schedule)
+  const publish = options.publishAsset ?? true
   const sinks = sinkTasks(dag.tasks)
+  // Where the asset is marked: the one last task, or a task added after several.
+  const marker = publish && sinks.length > 1 ? AIRFLOW_RUN_SUCCEEDED_TASK : undefined
+  if (marker !== undefined && dag.tasks.some((t) => t.name === marker))
+    throw errors.SCHEDULER_INVALID_DAG(`${dag.name}: the task name ${marker} is taken by the Airflow export`)
+  const outletTask = publish && sinks.length === 1 ? sinks[0] : undefined
 
-  const out: string[] = []
-  const line = (text = '') => out.push(text)
-
-  line(`# Airflow DAG for the Cairn DAG ${dag.name}, exported from its definition. Export again after a change`)
-  line('# instead of editing: each task calls `cairn pipeline run-task`, so Cairn still does the work.')
+  const header = [
+    `# Airflow DAG for the Cairn DAG ${dag.name}, exported from its definition. Export again after a change`,
+    '# instead of editing: each task calls `cairn pipeline run-task`, so Cairn still does the work.',
+  ]
   if (dag.deadlineMs !== undefined) {
-    line(
-      `# Deadline: Cairn raises an alert when a run is not finished ${duration(dag.deadlineMs)} after it started, and`,
+    header.push(
+      `# Deadline: Cairn raises an alert when a run is not finished ${duration(dag.deadlineMs)} after it started,`,
+      '# and the run goes on. That is no timeout, so it is not mapped to dagrun_timeout; an Airflow SLA',
+      '# (Airflow 2) or deadline alert (Airflow 3) can stand in for it.',
     )
-    line('# the run goes on. That is no timeout, so it is not mapped to dagrun_timeout; an Airflow SLA (Airflow 2)')
-    line('# or deadline alert (Airflow 3) can stand in for it.')
   }
-  line('from datetime import timedelta')
-  line()
-  line('import pendulum')
-  line('from airflow import DAG')
-  line()
-  line('try:  # Airflow 3, or Airflow 2 with the standard provider')
-  line('    from airflow.providers.standard.operators.bash import BashOperator')
-  line('except ImportError:  # Airflow 2')
-  line('    from airflow.operators.bash import BashOperator')
-  line()
-  line('try:  # Airflow 3')
-  line('    from airflow.sdk import Asset')
-  line('except ImportError:  # Airflow 2.4+: assets were called datasets')
-  line('    from airflow.datasets import Dataset as Asset')
-  line('from airflow.timetables.interval import CronDataIntervalTimetable')
+  header.push('from datetime import timedelta')
+
+  const imports = ['import pendulum', 'from airflow import DAG']
+  if (cron !== undefined) imports.push('from airflow.timetables.interval import CronDataIntervalTimetable')
+  // Where Airflow 2 and 3 differ: one try/except import each.
+  const compat: string[][] = [
+    [
+      'try:  # Airflow 3, or Airflow 2 with the standard provider',
+      '    from airflow.providers.standard.operators.bash import BashOperator',
+      'except ImportError:  # Airflow 2',
+      '    from airflow.operators.bash import BashOperator',
+    ],
+  ]
+  if (marker !== undefined) {
+    compat.push([
+      'try:  # Airflow 3, or Airflow 2 with the standard provider',
+      '    from airflow.providers.standard.operators.empty import EmptyOperator',
+      'except ImportError:  # Airflow 2',
+      '    from airflow.operators.empty import EmptyOperator',
+    ])
+  }
+  if (publish || triggers.length > 0) {
+    compat.push([
+      'try:  # Airflow 3',
+      '    from airflow.sdk import Asset',
+      'except ImportError:  # Airflow 2.4+: assets were called datasets',
+      '    from airflow.datasets import Dataset as Asset',
+    ])
+  }
   if (cron !== undefined && triggers.length > 0) {
-    line()
-    line('try:  # Airflow 3')
-    line('    from airflow.timetables.assets import AssetOrTimeSchedule')
-    line('except ImportError:  # Airflow 2.9+')
-    line('    from airflow.timetables.datasets import DatasetOrTimeSchedule')
-    line()
-    line('    def AssetOrTimeSchedule(*, timetable, assets):')
-    line('        return DatasetOrTimeSchedule(timetable=timetable, datasets=assets)')
+    compat.push([
+      'try:  # Airflow 3',
+      '    from airflow.timetables.assets import AssetOrTimeSchedule',
+      'except ImportError:  # Airflow 2.9+',
+      '    from airflow.timetables.datasets import DatasetOrTimeSchedule',
+      '',
+      '    def AssetOrTimeSchedule(*, timetable, assets):',
+      '        return DatasetOrTimeSchedule(timetable=timetable, datasets=assets)',
+    ])
   }
-  line()
-  line()
-  line('# Marked after every successful run of this DAG; the DAGs triggered by it are scheduled on it.')
-  line(`CAIRN_ASSET = Asset(uri=${py(airflowAssetUri(dag.name))})`)
+
+  const definitions: string[][] = []
+  if (publish) {
+    definitions.push([
+      '# Marked after every successful run of this DAG; the DAGs triggered by it are scheduled on it.',
+      `CAIRN_ASSET = Asset(uri=${py(airflowAssetUri(dag.name))})`,
+    ])
+  }
   if (triggers.length > 0) {
-    line()
-    line('# Cairn runs this DAG when one of these DAGs finished a run that changed data. Airflow marks an asset')
-    line('# after every successful run, so a run here may find nothing new (the tasks are idempotent).')
     const assets = triggers.map((t) => `Asset(uri=${py(airflowAssetUri(t))})`)
-    // One asset as a list; several or-ed with `|` (a list of several would wait for all of them).
-    if (assets.length === 1) line(`TRIGGERED_BY = [${assets[0]}]`)
-    else {
-      line('TRIGGERED_BY = (')
-      for (const [i, a] of assets.entries()) line(`    ${i === 0 ? '' : '| '}${a}`)
-      line(')')
-    }
+    definitions.push([
+      '# Cairn runs this DAG when one of these DAGs finished a run that changed data. Airflow marks an asset',
+      '# after every successful run, so a run here may find nothing new (the tasks are idempotent).',
+      // One asset as a list; several or-ed with `|` (a list of several would wait for all of them).
+      ...(assets.length === 1
+        ? [`TRIGGERED_BY = [${assets[0]}]`]
+        : ['TRIGGERED_BY = (', ...assets.map((a, i) => `    ${i === 0 ? '' : '| '}${a}`), ')']),
+    ])
   }
   if (env) {
-    line()
-    line('CAIRN_ENV = {')
-    for (const [key, value] of Object.entries(env)) line(`    ${py(key)}: ${py(jinjaLiteral(value))},`)
-    line('}')
+    definitions.push([
+      'CAIRN_ENV = {',
+      ...Object.entries(env).map(([key, value]) => `    ${py(key)}: ${py(jinjaLiteral(value))},`),
+      '}',
+    ])
   }
-  line()
-  line('default_args = {')
-  line(`    "owner": "cairn",`)
-  line(`    "retries": ${TASK_DEFAULTS.retries},`)
-  line(`    "retry_delay": ${timedelta(TASK_DEFAULTS.retryDelayMs)},`)
-  line(`    "retry_exponential_backoff": True,`)
-  line(`    "max_retry_delay": ${timedelta(TASK_DEFAULTS.maxRetryDelayMs)},`)
-  line(`    "execution_timeout": ${timedelta(TASK_DEFAULTS.timeoutMs)},`)
-  line('}')
-  line()
-  line('with DAG(')
-  line(`    dag_id=${py(dag.name)},`)
-  line(`    description=${py(dag.description)},`)
-  line(`    schedule=${scheduleExpression(cron, triggers.length > 0)},`)
-  line('    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),')
-  line('    catchup=False,')
-  line(`    max_active_runs=${dag.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns},`)
-  line(`    max_active_tasks=${dag.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks},`)
-  line('    default_args=default_args,')
-  line('    tags=["cairn"],')
-  line(') as dag:')
+  definitions.push([
+    "# Cairn's task defaults; a task's own settings follow in its operator.",
+    'default_args = {',
+    '    "owner": "cairn",',
+    `    "retries": ${TASK_DEFAULTS.retries},`,
+    `    "retry_delay": ${timedelta(TASK_DEFAULTS.retryDelayMs)},`,
+    '    "retry_exponential_backoff": True,',
+    `    "max_retry_delay": ${timedelta(TASK_DEFAULTS.maxRetryDelayMs)},`,
+    `    "execution_timeout": ${timedelta(TASK_DEFAULTS.timeoutMs)},`,
+    '}',
+  ])
+
+  const body = [
+    'with DAG(',
+    `    dag_id=${py(dag.name)},`,
+    `    description=${py(dag.description)},`,
+    `    schedule=${scheduleExpression(cron, triggers.length > 0)},`,
+    '    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),',
+    '    catchup=False,',
+    `    max_active_runs=${dag.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns},`,
+    `    max_active_tasks=${dag.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks},`,
+    '    default_args=default_args,',
+    '    tags=["cairn"],',
+    ') as dag:',
+  ]
   for (const task of dag.tasks) {
-    line(`    task_${task.name} = BashOperator(`)
-    line(`        task_id=${py(task.name)},`)
-    line(`        bash_command=${py(airflowBashCommand(dag.name, task.name, cairnCommand))},`)
-    if (task.retries !== undefined) line(`        retries=${task.retries},`)
-    if (task.retryDelayMs !== undefined) line(`        retry_delay=${timedelta(task.retryDelayMs)},`)
-    if (task.maxRetryDelayMs !== undefined) line(`        max_retry_delay=${timedelta(task.maxRetryDelayMs)},`)
-    if (task.timeoutMs !== undefined) line(`        execution_timeout=${timedelta(task.timeoutMs)},`)
-    if (env) {
-      line('        env=CAIRN_ENV,')
-      line('        append_env=True,')
-    }
-    if (sinks.has(task.name)) line('        outlets=[CAIRN_ASSET],')
-    line('    )')
+    body.push(
+      `    task_${task.name} = BashOperator(`,
+      `        task_id=${py(task.name)},`,
+      `        bash_command=${py(airflowBashCommand(dag.name, task.name, cairnCommand))},`,
+    )
+    if (task.retries !== undefined) body.push(`        retries=${task.retries},`)
+    if (task.retryDelayMs !== undefined) body.push(`        retry_delay=${timedelta(task.retryDelayMs)},`)
+    if (task.maxRetryDelayMs !== undefined) body.push(`        max_retry_delay=${timedelta(task.maxRetryDelayMs)},`)
+    if (task.timeoutMs !== undefined) body.push(`        execution_timeout=${timedelta(task.timeoutMs)},`)
+    if (env) body.push('        env=CAIRN_ENV,', '        append_env=True,')
+    if (task.name === outletTask) body.push('        outlets=[CAIRN_ASSET],')
+    body.push('    )')
   }
-  const edges = dag.tasks.filter((t) => (t.dependsOn ?? []).length > 0)
-  if (edges.length > 0) line()
-  for (const task of edges) {
-    const upstream = [...new Set(task.dependsOn)].map((d) => `task_${d}`)
-    const left = upstream.length === 1 ? upstream[0] : `[${upstream.join(', ')}]`
-    line(`    ${left} >> task_${task.name}`)
+  if (marker !== undefined) {
+    body.push(
+      `    task_${marker} = EmptyOperator(`,
+      `        task_id=${py(marker)},`,
+      '        outlets=[CAIRN_ASSET],',
+      '    )',
+    )
   }
-  return `${out.join('\n')}\n`
+  const edges: string[] = []
+  for (const task of dag.tasks) {
+    const upstream = [...new Set(task.dependsOn ?? [])].map((d) => `task_${d}`)
+    if (upstream.length === 1) edges.push(`    ${upstream[0]} >> task_${task.name}`)
+    if (upstream.length > 1) edges.push(`    [${upstream.join(', ')}] >> task_${task.name}`)
+  }
+  if (marker !== undefined) edges.push(`    [${sinks.map((t) => `task_${t}`).join(', ')}] >> task_${marker}`)
+  if (edges.length > 0) body.push('', ...edges)
+
+  const blocks = [header, imports, ...compat].map((b) => b.join('\n'))
+  const module = definitions.map((d) => d.join('\n')).join('\n\n')
+  return `${blocks.join('\n\n')}\n\n\n${module}\n\n${body.join('\n')}\n`
 }
 
 /**
  * Writes `<dag>.py` for each DAG into `dir` (created if missing) and returns the paths, in the order
  * of `dags`. Each file is written beside its place and renamed, so Airflow never parses half a file.
+ * Unless `publishAsset` is given, only the DAGs that another of `dags` is triggered by mark an asset.
  */
 export async function exportAirflowDags(
   dags: readonly DagDefinition[],
@@ -191,7 +240,11 @@ export async function exportAirflowDags(
     if (seen.has(dag.name)) throw errors.SCHEDULER_INVALID_DAG(`two DAGs are named ${dag.name}`)
     seen.add(dag.name)
   }
-  const rendered = dags.map((dag) => ({ name: dag.name, source: renderAirflowDag(dag, options) }))
+  const triggers = new Set(dags.flatMap((d) => d.triggeredBy ?? []))
+  const rendered = dags.map((dag) => ({
+    name: dag.name,
+    source: renderAirflowDag(dag, { ...options, publishAsset: options.publishAsset ?? triggers.has(dag.name) }),
+  }))
   await mkdir(dir, { recursive: true })
   const paths: string[] = []
   for (const { name, source } of rendered) {
@@ -281,10 +334,10 @@ export function airflowCron(dagName: string, schedule: string): string {
   return [minute, hour, day, month, weekday.replace(/^([0-7]|[a-z]{3})L$/i, 'L$1')].join(' ')
 }
 
-/** Tasks no other task depends on: the last ones of a run. */
-function sinkTasks(tasks: readonly TaskDefinition[]): Set<string> {
+/** Tasks no other task depends on: the last ones of a run, in definition order. */
+function sinkTasks(tasks: readonly TaskDefinition[]): string[] {
   const upstream = new Set(tasks.flatMap((t) => t.dependsOn ?? []))
-  return new Set(tasks.filter((t) => !upstream.has(t.name)).map((t) => t.name))
+  return tasks.filter((t) => !upstream.has(t.name)).map((t) => t.name)
 }
 
 function checkOptions(options: AirflowExportOptions): void {
