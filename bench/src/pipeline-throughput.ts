@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util'
 import { createLogger, migrate } from '@cairn/core'
 import {
   BronzeLoader,
+  type ColumnType,
   DEFAULT_ENTITY_FROM_NAME,
   type EntityName,
   entityNames,
@@ -188,7 +189,7 @@ async function rowsPerTable(db: pg.Pool | pg.Client, schema: string): Promise<Re
 
 /**
  * The safe casts of the silver migration (`cairn_meta.try_*`), read from it and recreated in the floor
- * database's `public` schema, bodies unchanged, so the floor casts exactly as silver does.
+ * database's `public` schema, bodies unchanged, so the floor's casts are silver's own.
  */
 async function floorFunctions(): Promise<string[]> {
   const path = join(migrationsDir, SILVER_MIGRATION)
@@ -203,7 +204,7 @@ async function floorFunctions(): Promise<string[]> {
   return statements
 }
 
-const FLOOR_CAST: Record<SilverTable['columns'][number]['type'], ((field: string) => string) | undefined> = {
+const FLOOR_CAST: Record<ColumnType, ((field: string) => string) | undefined> = {
   bigint: (f) => `public.try_bigint(${f})`,
   integer: (f) => `public.try_integer(${f})`,
   numeric: (f) => `public.try_numeric(${f})`,
