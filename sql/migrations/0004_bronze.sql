@@ -61,7 +61,6 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('CREATE TABLE bronze.%I (LIKE bronze._template INCLUDING ALL)', entity);
-  EXECUTE format('CREATE INDEX ON bronze.%I (batch_id)', entity);
   EXECUTE format(
     'CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON bronze.%I FOR EACH ROW EXECUTE FUNCTION cairn_meta.bronze_append_only()',
     entity);

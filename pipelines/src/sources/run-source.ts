@@ -62,11 +62,19 @@ export async function runSource(
   const counts = { batches: 0, loaded: 0, skipped: 0, rows: 0 }
   let iterator: AsyncIterator<SourceBatch> | undefined
   try {
-    iterator = source.read({ log, signal, checkpoints })[Symbol.asyncIterator]()
+    const reader = source.read({ log, signal, checkpoints })[Symbol.asyncIterator]()
+    iterator = reader
+    // The source reads (parses) the next batch while PostgreSQL loads this one; loads stay in order.
+    const read = () => {
+      const next = reader.next()
+      next.catch(() => {}) // awaited below; a read left pending when the run stops must not go unhandled
+      return next
+    }
+    let ahead = read()
     while (!signal.aborted) {
       let next: IteratorResult<SourceBatch>
       try {
-        next = await iterator.next()
+        next = await ahead
       } catch (err) {
         iterator = undefined
         if (isCairnError(err)) throw err
@@ -77,6 +85,7 @@ export async function runSource(
         break
       }
       const batch = next.value
+      ahead = read()
       const result = await loader.load(name, batch)
       counts.batches++
       if (result.loaded) {
