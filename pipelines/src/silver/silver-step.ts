@@ -134,19 +134,21 @@ export async function runSilverStep(
     const names = table.columns.map((c) => c.name)
     const version = ident(table.version)
     const partition = scd2 ? [...table.key, table.version] : table.key
-    await client.query(`CREATE TEMP TABLE cand ON COMMIT DROP AS
-      SELECT * FROM (
-        SELECT ${columnList(names, 's')}, s.bronze_id, ${rowHashSql(table, 's')} AS row_hash,
-               row_number() OVER (PARTITION BY ${columnList(partition, 's')} ORDER BY s.${version} DESC, ${rowHashSql(table, 's')} DESC) AS _rn
-        FROM pg_temp.stage s WHERE s._fate IS NULL
-      ) x`)
-    const inBatch = await client.query('DELETE FROM pg_temp.cand WHERE _rn > 1')
-    // Versions silver already has (or newer ones): an old update arriving late never overwrites.
+    // Versions silver already has (or newer ones) are dropped too: an old update arriving late never
+    // overwrites. Everything alive that does not become a candidate is a duplicate.
     const existing = scd2
       ? `${qualified(`silver.${(table.mode as { changelog: string }).changelog}`)} t WHERE ${table.key.map((k) => `t.${ident(k)} = c.${ident(k)}`).join(' AND ')} AND t.${version} = c.${version} AND t.row_hash >= c.row_hash`
       : `${target} t WHERE ${table.key.map((k) => `t.${ident(k)} = c.${ident(k)}`).join(' AND ')} AND (t.${version}, t.row_hash) >= (c.${version}, c.row_hash)`
-    const stale = await client.query(`DELETE FROM pg_temp.cand c WHERE EXISTS (SELECT 1 FROM ${existing})`)
-    const duplicates = (inBatch.rowCount ?? 0) + (stale.rowCount ?? 0)
+    const cand = await client.query(`CREATE TEMP TABLE cand ON COMMIT DROP AS
+      SELECT c.* FROM (
+        SELECT h.*, row_number() OVER (PARTITION BY ${columnList(partition, 'h')} ORDER BY h.${version} DESC, h.row_hash DESC) AS _rn
+        FROM (
+          SELECT ${columnList(names, 's')}, s.bronze_id, ${rowHashSql(table, 's')} AS row_hash
+          FROM pg_temp.stage s WHERE s._fate IS NULL
+        ) h
+      ) c
+      WHERE c._rn = 1 AND NOT EXISTS (SELECT 1 FROM ${existing})`)
+    const duplicates = alive - (cand.rowCount ?? 0)
 
     let inferred = 0
     for (const parent of table.inferred ?? [])
