@@ -17,7 +17,7 @@ export function csvField(value: unknown): string {
 
 /** One CSV line (without line break) of the record's values for the columns, in column order. */
 export function csvRow(record: RawRecord, columns: readonly string[]): string {
-  let line = csvField(record[columns[0] as string])
-  for (let i = 1; i < columns.length; i++) line += `,${csvField(record[columns[i] as string])}`
-  return line
+  const cells = new Array<string>(columns.length)
+  for (let i = 0; i < columns.length; i++) cells[i] = csvField(record[columns[i] as string])
+  return cells.join(',')
 }

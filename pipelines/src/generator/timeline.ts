@@ -27,15 +27,26 @@ export type PendingVisitor = (
 /** Flag bits kept below the emission time in a key: entity | final << 3 | decision << 4 | variant << 8. */
 const FLAG_RANGE = 2048
 
-/** One hour's scheduled records, as parallel arrays (no object per record). */
+/**
+ * One hour's (or far day's) scheduled records, as parallel arrays (no object per record). A drained
+ * bucket is reused: its arrays keep their capacity, `size` says how much of them is in use.
+ */
 class Bucket {
+  size = 0
   /** Emission time (ms) × 2048 + flags: exact in a double for times before 2109. */
   readonly keys: number[] = []
-  readonly records: RawRecord[] = []
+  readonly records: (RawRecord | undefined)[] = []
 
+  add(key: number, record: RawRecord): void {
+    this.keys[this.size] = key
+    this.records[this.size] = record
+    this.size++
+  }
+
+  /** Forgets the records (so they can be collected) and empties the bucket. */
   clear(): void {
-    this.keys.length = 0
-    this.records.length = 0
+    this.records.fill(undefined, 0, this.size)
+    this.size = 0
   }
 }
 
@@ -107,8 +118,7 @@ export class Timeline {
         far = new Bucket()
         this.far[day] = far
       }
-      far.keys.push(key)
-      far.records.push(template)
+      far.add(key, template)
       return true
     }
     this.bucket(slot, key, template)
@@ -121,8 +131,7 @@ export class Timeline {
       bucket = this.spare.pop() ?? new Bucket()
       this.buckets[slot] = bucket
     }
-    bucket.keys.push(key)
-    bucket.records.push(record)
+    bucket.add(key, record)
   }
 
   /** Moves the far-ahead records of `day` into its hour buckets (called when the day before starts). */
@@ -132,7 +141,7 @@ export class Timeline {
     if (!far) return
     this.far[day] = undefined
     const dayStart = this.startMs + day * 86_400_000
-    for (let i = 0; i < far.keys.length; i++) {
+    for (let i = 0; i < far.size; i++) {
       const key = far.keys[i] as number
       const hour = Math.min(23, Math.max(0, Math.floor((Math.floor(key / FLAG_RANGE) - dayStart) / HOUR)))
       this.bucket(day * 24 + hour, key, far.records[i] as RawRecord)
@@ -151,7 +160,7 @@ export class Timeline {
     const bucket = this.buckets[slot]
     if (!bucket) return
     this.buckets[slot] = undefined
-    const n = bucket.keys.length
+    const n = bucket.size
     const slotStart = this.startMs + slot * HOUR
     const starts = this.starts
     starts.fill(0)
