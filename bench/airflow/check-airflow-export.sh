@@ -14,6 +14,8 @@
 #   CAIRN_AIRFLOW_CAIRN_COMMAND the command the exported tasks call (default: `node <repo>/cli/dist/bin.js`
 #                               when it has `pipeline run-task`, else `true`, which makes `dags test` run
 #                               Airflow's side of every task, with the rendered command, but no Cairn work)
+#   CAIRN_AIRFLOW_EXPORT        cli: with `cairn pipeline export-airflow`; library: with exportAirflowDags() from
+#                               pipelines/dist; auto (default): cli when the CLI has the command
 #   CAIRN_AIRFLOW_TEST_DAGS     DAGs to run with `airflow dags test` (default all four; "" for none)
 #   CAIRN_AIRFLOW_TEST_DATE     their logical date (default 2025-01-02)
 #   CAIRN_AIRFLOW_KEEP=1        keep the temporary AIRFLOW_HOME (it is always kept after a failure)
@@ -30,6 +32,8 @@ TEST_DATE=${CAIRN_AIRFLOW_TEST_DATE:-2025-01-02}
 EXPECTED_DAGS=(bronze_ingestion silver_transformation gold_aggregation maintenance)
 TEST_DAGS=${CAIRN_AIRFLOW_TEST_DAGS-${EXPECTED_DAGS[*]}}
 CLI=$ROOT/cli/dist/bin.js
+EXPORT_WITH=${CAIRN_AIRFLOW_EXPORT:-auto}
+case $EXPORT_WITH in auto | cli | library) ;; *) die "CAIRN_AIRFLOW_EXPORT must be auto, cli or library" ;; esac
 
 say() { echo "airflow-check: $*" >&2; }
 die() {
@@ -87,7 +91,7 @@ PY
   fi
   if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "apache-airflow==$AIRFLOW_VERSION" "${constraints[@]}" >&2; then
     rm -rf "$VENV"
-    die "pip install apache-airflow==$AIRFLOW_VERSION failed for Python $PY_VERSION (Airflow 2.11 supports Python 3.9-3.12; try CAIRN_AIRFLOW_PYTHON_BIN)"
+    die "pip install apache-airflow==$AIRFLOW_VERSION failed for Python $PY_VERSION (apache-airflow 2.11.2 takes Python 3.10-3.12, 3.3.2 takes 3.10-3.14; see CAIRN_AIRFLOW_PYTHON_BIN)"
   fi
   "$VENV/bin/airflow" version >/dev/null 2>&1 || die "airflow was installed but 'airflow version' fails"
   echo "$WANT" >"$VENV/.stamp"
@@ -99,7 +103,11 @@ pass "Apache Airflow $INSTALLED installed on Python $PY_FULL (constraints: $(cat
 
 # --- A fresh AIRFLOW_HOME ----------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-airflow.XXXXXX")
+SCRATCH_DB=
 cleanup() {
+  if [ -n "$SCRATCH_DB" ]; then
+    psql "$ADMIN_URL" -qAtc "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 || say "could not drop the database $SCRATCH_DB"
+  fi
   if [ "$FAILED" = 0 ] && [ "${CAIRN_AIRFLOW_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else say "kept $WORK (logs in $WORK/logs)"; fi
 }
 trap cleanup EXIT
@@ -156,20 +164,36 @@ else
   COMMAND_NOTE="'cairn pipeline run-task' does not exist yet, so the tasks run 'true' with Cairn's arguments"
 fi
 say "tasks call: $CAIRN_COMMAND ($COMMAND_NOTE)"
-if [ "$CAIRN_COMMAND" = "node $CLI" ] && [ -z "${CAIRN_DATABASE_URL:-}" ]; then
-  say "the real tasks need Cairn's database: starting the local services (scripts/services.sh up) and migrating"
-  eval "$(bash "$ROOT/scripts/services.sh" up)" || die "scripts/services.sh up failed"
+USE_CLI_EXPORT=0
+if [ "$EXPORT_WITH" = cli ] || { [ "$EXPORT_WITH" = auto ] && cli_has export-airflow; }; then USE_CLI_EXPORT=1; fi
+
+# The CLI works on Cairn's database. Unless CAIRN_DATABASE_URL names one, it gets a new database of its
+# own on the local services' PostgreSQL, with the migrations applied, dropped at the end.
+if { [ "$USE_CLI_EXPORT" = 1 ] || [ "$CAIRN_COMMAND" = "node $CLI" ]; } && [ -z "${CAIRN_DATABASE_URL:-}" ]; then
+  need psql "the PostgreSQL client, to create a scratch database"
+  say "the CLI needs a database: starting the local services (scripts/services.sh up)"
+  services=$(bash "$ROOT/scripts/services.sh" up) || die "scripts/services.sh up failed"
+  eval "$services"
+  ADMIN_URL=$CAIRN_DATABASE_URL
+  SCRATCH_DB=cairn_airflow_check_$$
+  psql "$ADMIN_URL" -qAtc "CREATE DATABASE $SCRATCH_DB" >/dev/null || die "could not create the database $SCRATCH_DB"
+  CAIRN_DATABASE_URL=$("$VENV/bin/python" -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$ADMIN_URL" "$SCRATCH_DB")
   export CAIRN_DATABASE_URL CAIRN_REDIS_URL
-  node "$CLI" migrate >&2 || die "'cairn migrate' failed"
+  node "$CLI" migrate >"$WORK/logs/cairn-migrate.log" 2>&1 || {
+    tail -n 20 "$WORK/logs/cairn-migrate.log" >&2
+    die "'cairn migrate' failed on $SCRATCH_DB"
+  }
+  pass "scratch database $SCRATCH_DB on the local services' PostgreSQL, migrated with 'cairn migrate'"
 fi
 
 # The Node side: exports the DAGs with the library (pipelines/dist) unless the CLI does it, and writes
 # what Airflow must show for them (expected.json) from Cairn's definitions.
 EXPORT_JS=$(
   cat <<'JS'
-const [root, dir, cairnCommand, expectPath, writeFiles] = process.argv.slice(2)
+// With -e there is no script path in argv: the five arguments are the last ones.
+const [root, dir, cairnCommand, expectPath, writeFiles] = process.argv.slice(-5)
 const lib = (path) => import(`${root}/${path}`)
-const { exportAirflowDags, airflowBashCommand, airflowAssetUri, AIRFLOW_RUN_SUCCEEDED_TASK } = await lib(
+const { exportAirflowDags, airflowBashCommand, airflowAssetUri, airflowCron, AIRFLOW_RUN_SUCCEEDED_TASK } = await lib(
   'pipelines/dist/scheduler/airflow-export.js',
 )
 const { TASK_DEFAULTS, DAG_DEFAULTS } = await lib('pipelines/dist/scheduler/dag-validation.js')
@@ -246,7 +270,8 @@ for (const dag of dags) {
     tasks[AIRFLOW_RUN_SUCCEEDED_TASK] = { upstream: [...last].sort(), outlets: [airflowAssetUri(dag.name)] }
   }
   expected[dag.name] = {
-    cron: dag.schedule ?? null,
+    // The croner expression as Airflow's croniter reads it (the same for plain 5-field expressions).
+    cron: dag.schedule === undefined ? null : airflowCron(dag.name, dag.schedule),
     triggered_by: (dag.triggeredBy ?? []).map(airflowAssetUri).sort(),
     max_active_runs: dag.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns,
     max_active_tasks: dag.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks,
@@ -263,7 +288,7 @@ EXPECT=$WORK/expected.json
 # Prints what the DAGs came from: config, sample-settings or sample-dags.
 export_with_node() { (cd "$ROOT" && node --input-type=module -e "$EXPORT_JS" "$ROOT" "$WORK/dags" "$CAIRN_COMMAND" "$EXPECT" "$1"); }
 
-if cli_has export-airflow; then
+if [ "$USE_CLI_EXPORT" = 1 ]; then
   say "exporting with the CLI: cairn pipeline export-airflow"
   args=(pipeline export-airflow "$WORK/dags")
   help=$(node "$CLI" pipeline export-airflow --help 2>/dev/null || true)
@@ -284,10 +309,19 @@ if cli_has export-airflow; then
   fi
   # The CLI exports the DAGs of Cairn's configuration: compared in full when the Node side read the same.
   kind=$(export_with_node no 2>"$WORK/logs/expected.log" || true)
-  if [ "$kind" = config ]; then EXPECT_MODE=exact; else EXPECT_MODE=generic; fi
-  say "expected DAGs: $(sed -n 's/^export: //p' "$WORK/logs/expected.log") -> compared: $EXPECT_MODE"
+  if [ "$kind" = config ]; then
+    EXPECT_MODE=exact
+    say "expected DAGs: $(sed -n 's/^export: //p' "$WORK/logs/expected.log")"
+  elif [ -n "$kind" ]; then
+    EXPECT_MODE=generic
+    say "expected DAGs: $(sed -n 's/^export: //p' "$WORK/logs/expected.log"): not the CLI's, so only the commands are compared"
+  else
+    tail -n 20 "$WORK/logs/expected.log" >&2
+    fail "the expected DAGs could be computed from pipelines/dist"
+    EXPECT_MODE=generic
+  fi
 else
-  say "exporting with exportAirflowDags from pipelines/dist ('cairn pipeline export-airflow' does not exist)"
+  say "exporting with exportAirflowDags() from pipelines/dist"
   if export_with_node yes >/dev/null 2>"$WORK/logs/export.log"; then
     pass "exported with exportAirflowDags() from pipelines/dist: $(sed -n 's/^export: //p' "$WORK/logs/export.log")"
   else
@@ -327,10 +361,17 @@ check(not ours, "no warnings raised by the exported files",
 expected = json.load(open(expect_path))["dags"] if os.path.exists(expect_path) else {}
 
 def asset_uris(condition):
+    # An asset (Airflow 3) or dataset (Airflow 2), or an and/or of them.
+    if condition is None:
+        return []
+    if isinstance(getattr(condition, "uri", None), str):
+        return [condition.uri]
+    if isinstance(getattr(condition, "objects", None), (list, tuple)):
+        return sorted(uri for o in condition.objects for uri in asset_uris(o))
     for name in ("iter_assets", "iter_datasets"):
-        if condition is not None and hasattr(condition, name):
+        if hasattr(condition, name):
             return sorted(a.uri for _, a in getattr(condition, name)())
-    return []
+    raise TypeError(f"cannot read the assets of {condition!r}")
 
 def schedule_of(dag):
     tt = dag.timetable
@@ -410,14 +451,14 @@ done <"$WORK/logs/dagbag.out"
 run_airflow reserialize dags reserialize || fail "airflow dags reserialize"
 
 if run_airflow import-errors dags list-import-errors -o json; then
-  errors=$(json_of "$WORK/logs/import-errors.log")
+  errors=$(json_of "$WORK/logs/import-errors.log" || true)
   if [ "$errors" = "[]" ]; then pass "airflow dags list-import-errors: none"; else fail "airflow dags list-import-errors: $errors"; fi
 else
   fail "airflow dags list-import-errors ran"
 fi
 
 if run_airflow dags-list dags list -o json; then
-  listed=$("$VENV/bin/python" -c 'import json, sys; print(" ".join(sorted(d["dag_id"] for d in json.loads(sys.argv[1]))))' "$(json_of "$WORK/logs/dags-list.log")")
+  listed=$("$VENV/bin/python" -c 'import json, sys; print(" ".join(sorted(d["dag_id"] for d in json.loads(sys.argv[1]))))' "$(json_of "$WORK/logs/dags-list.log")" || true)
   want=$(printf '%s\n' "${EXPECTED_DAGS[@]}" | sort | tr '\n' ' ' | sed 's/ $//')
   if [ "$listed" = "$want" ]; then pass "airflow dags list: $listed"; else fail "airflow dags list: '$listed', expected '$want'"; fi
 else
@@ -447,7 +488,7 @@ for dag in "${EXPECTED_DAGS[@]}"; do
     continue
   fi
   if run_airflow "render-$dag" tasks render "$dag" "$task" "$TEST_DATE"; then
-    rendered=$(grep -o "pipeline run-task $dag $task[^\"]*" "$WORK/logs/render-$dag.log" | head -n 1 || true)
+    rendered=$(grep -o "pipeline run-task $dag ${task}[^\"]*" "$WORK/logs/render-$dag.log" | head -n 1 || true)
     if [[ $rendered =~ --from\ \'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+\+00:00\'\ --to\ \'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+\+00:00\' ]]; then
       pass "airflow tasks render $dag $task $TEST_DATE: ${rendered}"
     else
@@ -463,7 +504,7 @@ for dag in $TEST_DAGS; do
   say "airflow dags test $dag $TEST_DATE (tasks call: $CAIRN_COMMAND)"
   log=$WORK/logs/dags-test-$dag.log
   if run_airflow "dags-test-$dag" dags test "$dag" "$TEST_DATE"; then
-    ran=$(grep -o "Running command: .*" "$log" | sed 's/\] \[.*//' | sort -u | wc -l)
+    ran=$(grep -o "Running command: .*" "$log" | sed 's/\] \[.*//' | sort -u | wc -l || true)
     if grep -q 'Marking run .* successful' "$log"; then
       pass "airflow dags test $dag $TEST_DATE: run successful, $ran bash commands run (tasks call '$CAIRN_COMMAND')"
     else

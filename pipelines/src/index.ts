@@ -27,7 +27,15 @@ export { type GoldRunOptions, type GoldRunResult, goldLockKey, runGold } from '.
 export { type DemoProgress, type DemoResult, runDemo } from './run/demo.js'
 export { closeRun, openRun } from './run/pipeline-runs.js'
 export { runSilver, type SilverRunOptions, type SilverRunResult } from './run/silver-run.js'
-export { type AirflowExportOptions, exportAirflowDags, renderAirflowDag } from './scheduler/airflow-export.js'
+export {
+  AIRFLOW_RUN_SUCCEEDED_TASK,
+  type AirflowExportOptions,
+  airflowAssetUri,
+  airflowBashCommand,
+  airflowCron,
+  exportAirflowDags,
+  renderAirflowDag,
+} from './scheduler/airflow-export.js'
 export type { DagDefinition, TaskContext, TaskDefinition, TaskOutcome } from './scheduler/dag.js'
 export { defineDag, topologicalOrder, validateDags } from './scheduler/dag-validation.js'
 export {

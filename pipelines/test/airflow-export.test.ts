@@ -247,16 +247,27 @@ function expectedGraph(dag: DagDefinition): { tasks: Record<string, ReadTask>; e
 
 let dir: string
 let files: string[]
-let read: Record<string, ReadDag>
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-airflow-export-'))
   files = await exportAirflowDags(dags, dir, { cairnCommand: CAIRN, env: ENV })
-  read = JSON.parse(await python3(['-c', READ_DAG_FILE, ...files])) as Record<string, ReadDag>
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
+
+/**
+ * The exported files as Python reads them, by DAG name. Each test that needs Python awaits it, so
+ * without python3 every one of them fails with the reason (a failing beforeAll would report them as
+ * skipped).
+ */
+let parsed: Promise<Record<string, ReadDag>> | undefined
+async function readFiles(): Promise<Record<string, ReadDag>> {
+  parsed ??= python3(['-c', READ_DAG_FILE, ...files]).then((out) => {
+    const byPath = JSON.parse(out) as Record<string, ReadDag>
+    return Object.fromEntries(dags.map((d) => [d.name, byPath[join(dir, `${d.name}.py`)] as ReadDag]))
+  })
+  return parsed
+}
 
 describe('exportAirflowDags', () => {
   it('writes one <dag>.py per DAG, and nothing else', async () => {
@@ -268,35 +279,40 @@ describe('exportAirflowDags', () => {
     await python3(['-m', 'py_compile', ...files])
   })
 
-  it.each(dags.map((d) => [d.name, d] as const))('%s: the file declares exactly the DAG and its tasks', (_, dag) => {
-    const file = read[join(dir, `${dag.name}.py`)]
-    expect(file).toBeDefined()
-    const { dag: args, tasks, edges } = file as ReadDag
-    expect(args.dag_id).toBe(dag.name)
-    expect(args.description).toBe(dag.description)
-    expect(args.catchup).toBe(false)
-    expect(args.max_active_runs).toBe(dag.maxActiveRuns ?? 1)
-    expect(args.max_active_tasks).toBe(dag.maxActiveTasks ?? 2)
-    expect(args.start_date).toEqual({ datetime: [2025, 1, 1], tz: 'UTC' })
-    expect(args).not.toHaveProperty('dagrun_timeout')
-    const expected = expectedGraph(dag)
-    expect(Object.keys(tasks)).toEqual(Object.keys(expected.tasks))
-    for (const [name, task] of Object.entries(expected.tasks)) expect(tasks[name]).toEqual(task)
-    expect(edges).toEqual(expected.edges)
-  })
+  it.each(dags.map((d) => [d.name, d] as const))(
+    '%s: the file declares exactly the DAG and its tasks',
+    async (_, dag) => {
+      const file = (await readFiles())[dag.name]
+      expect(file).toBeDefined()
+      const { dag: args, tasks, edges } = file as ReadDag
+      expect(args.dag_id).toBe(dag.name)
+      expect(args.description).toBe(dag.description)
+      expect(args.catchup).toBe(false)
+      expect(args.max_active_runs).toBe(dag.maxActiveRuns ?? 1)
+      expect(args.max_active_tasks).toBe(dag.maxActiveTasks ?? 2)
+      expect(args.start_date).toEqual({ datetime: [2025, 1, 1], tz: 'UTC' })
+      expect(args).not.toHaveProperty('dagrun_timeout')
+      const expected = expectedGraph(dag)
+      expect(Object.keys(tasks)).toEqual(Object.keys(expected.tasks))
+      for (const [name, task] of Object.entries(expected.tasks)) expect(tasks[name]).toEqual(task)
+      expect(edges).toEqual(expected.edges)
+    },
+  )
 
-  it('marks an asset only for DAGs another DAG is triggered by: on the last task, or after several', () => {
-    const tasksOf = (name: string) => Object.keys(read[join(dir, `${name}.py`)]?.tasks ?? {})
+  it('marks an asset only for DAGs another DAG is triggered by: on the last task, or after several', async () => {
+    const read = await readFiles()
+    const tasksOf = (name: string) => Object.keys(read[name]?.tasks ?? {})
     expect(tasksOf('orders_daily')).toContain('cairn_run_succeeded')
-    expect(read[join(dir, 'rollup.py')]?.tasks.publish?.outlets).toEqual([asset('rollup')])
+    expect(read.rollup?.tasks.publish?.outlets).toEqual([asset('rollup')])
     for (const name of ['manual_only', 'either_way']) {
       expect(tasksOf(name)).not.toContain('cairn_run_succeeded')
-      expect(Object.values(read[join(dir, `${name}.py`)]?.tasks ?? {}).some((t) => t.outlets)).toBe(false)
+      expect(Object.values(read[name]?.tasks ?? {}).some((t) => t.outlets)).toBe(false)
     }
   })
 
-  it('maps schedules and triggers', () => {
-    const schedule = (name: string) => read[join(dir, `${name}.py`)]?.dag.schedule
+  it('maps schedules and triggers', async () => {
+    const read = await readFiles()
+    const schedule = (name: string) => read[name]?.dag.schedule
     expect(schedule('orders_daily')).toEqual({ cron: '0 2 * * *', timezone: 'UTC' })
     expect(schedule('rollup')).toEqual([asset('orders_daily')])
     expect(schedule('manual_only')).toBeNull()

@@ -1,6 +1,13 @@
 import { resolve } from 'node:path'
-import { errors, type Logger } from '@cairn/core'
-import { type DagRunInfo, exportAirflowDags, type ReprocessMode } from '@cairn/pipelines'
+import { errors, type Logger, loadConfig } from '@cairn/core'
+import {
+  createSourceRegistry,
+  type DagRunInfo,
+  exportAirflowDags,
+  pipelineDags,
+  pipelineSettingsFromConfig,
+  type ReprocessMode,
+} from '@cairn/pipelines'
 import cliProgress from 'cli-progress'
 import { openPipelineContext, type PipelineContext } from './pipeline-context.js'
 import { textTable } from './text-table.js'
@@ -177,10 +184,11 @@ export const pipelineCommands = {
       return 0
     }),
 
-  exportAirflow: (logger: Logger, dir: string, opts: { cairnCommand: string }) =>
-    withContext(logger, async (ctx) => {
-      const files = await exportAirflowDags(ctx.dags, resolve(dir), { cairnCommand: opts.cairnCommand })
-      process.stdout.write(`${files.join('\n')}\n`)
-      return 0
-    }),
+  // Needs no database: the DAGs come from the configuration alone.
+  exportAirflow: async (logger: Logger, dir: string, opts: { cairnCommand: string }) => {
+    const dags = pipelineDags(pipelineSettingsFromConfig(loadConfig()), createSourceRegistry(), logger)
+    const files = await exportAirflowDags(dags, resolve(dir), { cairnCommand: opts.cairnCommand })
+    process.stdout.write(`${files.join('\n')}\n`)
+    return 0
+  },
 }

@@ -8,16 +8,16 @@ import { DAG_DEFAULTS, defineDag, TASK_DEFAULTS } from './dag-validation.js'
  * Export of Cairn DAGs as Apache Airflow DAG files, for teams that run their orchestration in Airflow.
  *
  * Each Cairn DAG becomes one Python file. Every Cairn task becomes a BashOperator that calls
- * `<cairnCommand> pipeline run-task <dag> <task> --from <data interval start> --to <data interval end>`
- * (see `airflowBashCommand`),
- * so Airflow only orchestrates and Cairn still does the work. The files parse on Airflow 2.9+ and 3.x:
- * where the two differ (BashOperator, Dataset/Asset, the asset-or-time schedule) they import with a
- * fallback. Mapping:
+ * `<cairnCommand> pipeline run-task <dag> <task> --from <interval start> --to <interval end>` (see
+ * `airflowBashCommand`), so Airflow only orchestrates and Cairn still does the work. The files are for
+ * Airflow 2.9+ and 3.x: where the two differ (BashOperator, EmptyOperator, Dataset/Asset, the
+ * asset-or-time schedule) they import with a fallback. `bench/airflow/check-airflow-export.sh` loads and
+ * runs them in a real Airflow. Mapping:
  *
  * | Cairn | Airflow |
  * |---|---|
  * | `name`, `description` | `dag_id`, `description` |
- * | `schedule` (cron, UTC) | `CronDataIntervalTimetable(cron, "UTC")`: a run covers the period that just ended, as in Cairn, on Airflow 2 and 3 alike (a bare cron string gets zero-length data intervals on Airflow 3) |
+ * | `schedule` (cron, UTC) | `CronDataIntervalTimetable(cron, "UTC")`: a run covers the period that just ended, as in Cairn, on Airflow 2 and 3 alike (a bare cron string gets zero-length data intervals on Airflow 3); croner-only syntax is translated (`airflowCron`) |
  * | no `schedule` | `schedule=None` (manual or API triggers only) |
  * | `triggeredBy` | the asset `cairn://dags/<upstream>`, marked by the upstream DAG when a run succeeded (see `publishAsset`); several upstreams are or-ed, and with a cron as well, `AssetOrTimeSchedule` |
  * | `maxActiveRuns`, `maxActiveTasks` | `max_active_runs`, `max_active_tasks` |
