@@ -299,21 +299,58 @@ describe('dim_date', () => {
 
 describe('safe casts', () => {
   it('return NULL for text that is not a valid value, never an error', async () => {
-    const { rows } = await pool.query(`
-      SELECT t, cairn_meta.try_timestamptz(t) IS NOT NULL AS ok FROM unnest(ARRAY[
-        '2024-02-29T10:00:00Z', ' 2025-01-01T10:00:00.123+02:00 ', '2025-01-01', '2025-12-31 23:59:59-0530',
-        '2025-02-29T10:00:00Z', '2025-13-01T00:00:00Z', '2025-04-31', '2025-01-01T24:00:00Z', '0000-01-01',
-        '2025-01-01T10:00:00+16:00', 'yesterday', '', '2025-14-37T61:05'
-      ]) AS t`)
-    expect(rows.filter((r) => r.ok).map((r) => r.t)).toEqual([
+    const valid = [
       '2024-02-29T10:00:00Z',
       ' 2025-01-01T10:00:00.123+02:00 ',
       '2025-01-01',
+      '2025-12-31',
       '2025-12-31 23:59:59-0530',
-    ])
+      '2025-06-30T23:59:59+15:00',
+      '2025-01-01T10:00',
+    ]
+    const invalid = [
+      '2025-02-29T10:00:00Z',
+      '2025-13-01T00:00:00Z',
+      '2025-00-10',
+      '2025-04-31',
+      '2025-01-00',
+      '2025-01-01T24:00:00Z',
+      '2025-01-01T10:60:00Z',
+      '2025-01-01T10:00:60Z',
+      '0000-01-01',
+      '2025-01-01T10:00:00+16:00',
+      'yesterday',
+      '',
+      '2025-14-37T61:05',
+      '12025-01-01',
+    ]
+    const { rows } = await pool.query(
+      'SELECT t, cairn_meta.try_timestamptz(t) IS NOT NULL AS ok FROM unnest($1::text[]) AS t',
+      [[...valid, ...invalid]],
+    )
+    expect(rows.filter((r) => r.ok).map((r) => r.t)).toEqual(valid)
+    // Literal arguments are folded while planning: they must not raise there either.
+    const literal = await pool.query(
+      `SELECT cairn_meta.try_timestamptz('yesterday') AS a, cairn_meta.try_timestamptz('2025-99-99') AS b`,
+    )
+    expect(literal.rows[0]).toEqual({ a: null, b: null })
     const numbers = await pool.query(`
       SELECT cairn_meta.try_numeric('12.50') AS a, cairn_meta.try_numeric('12.34.5') AS b, cairn_meta.try_numeric('three') AS c,
-             cairn_meta.try_bigint(' -5 ') AS d, cairn_meta.try_bigint('99999999999999999999') AS e, cairn_meta.try_integer('3.0') AS f`)
-    expect(numbers.rows[0]).toEqual({ a: '12.50', b: null, c: null, d: '-5', e: null, f: null })
+             cairn_meta.try_bigint(' -5 ') AS d, cairn_meta.try_bigint('99999999999999999999') AS e, cairn_meta.try_integer('3.0') AS f,
+             cairn_meta.try_amount(' 12.5 ') AS g, cairn_meta.try_amount('9999999999.994') AS h, cairn_meta.try_amount('99999999999') AS i,
+             cairn_meta.try_integer('0000000000007') AS j, cairn_meta.try_amount('.5') AS k`)
+    expect(numbers.rows[0]).toEqual({
+      a: '12.50',
+      b: null,
+      c: null,
+      d: '-5',
+      e: null,
+      f: null,
+      g: '12.50',
+      h: '9999999999.99',
+      i: null,
+      j: 7,
+      k: '0.50',
+    })
   })
 })

@@ -4,23 +4,33 @@
 
 -- Safe casts: NULL instead of an error for text that is not a valid value, so one bad row never fails
 -- a set-based step; the type rules then quarantine the rows whose raw text was present but did not cast.
+-- The number checks avoid bounded repetitions such as \d{1,18}, which PostgreSQL's regex engine runs
+-- slowly: the digits are counted with length() instead.
 CREATE FUNCTION cairn_meta.try_bigint(t text) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN t ~ '^\s*[+-]?0*\d{1,18}\s*$' THEN t::bigint END
+  SELECT CASE WHEN btrim(t) ~ '^[+-]?[0-9]+$' AND length(ltrim(btrim(t), '+-0')) <= 18 THEN btrim(t)::bigint END
 $$;
 
 CREATE FUNCTION cairn_meta.try_integer(t text) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN t ~ '^\s*[+-]?0*\d{1,9}\s*$' THEN t::integer END
+  SELECT CASE WHEN btrim(t) ~ '^[+-]?[0-9]+$' AND length(ltrim(btrim(t), '+-0')) <= 9 THEN btrim(t)::integer END
 $$;
 
 CREATE FUNCTION cairn_meta.try_numeric(t text) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN t ~ '^\s*[+-]?(\d{1,15}(\.\d*)?|\.\d+)\s*$' THEN t::numeric END
+  SELECT CASE WHEN btrim(t) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$' AND length(split_part(ltrim(btrim(t), '+-'), '.', 1)) <= 15
+    THEN btrim(t)::numeric END
+$$;
+
+-- An amount for a numeric(12, 2) column: rounded to cents; NULL when it does not fit.
+CREATE FUNCTION cairn_meta.try_amount(t text) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN btrim(t) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$' AND length(ltrim(split_part(ltrim(btrim(t), '+-'), '.', 1), '0')) <= 10
+    THEN round(btrim(t)::numeric, 2) END
 $$;
 
 -- ISO 8601 only (what sources are required to send), checked field by field including the days of the
--- month, so the cast never raises. One expression, so the planner inlines it (no per-row function call).
+-- month, so the cast never raises. One expression, which the planner inlines where its argument is cheap.
 -- STABLE: text without an offset is read in the session's time zone.
 CREATE FUNCTION cairn_meta.try_timestamptz(t text) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE AS $$

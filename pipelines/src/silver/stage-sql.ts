@@ -4,8 +4,9 @@ import type { ColumnSpec, ColumnType, SilverTable } from './silver-table.js'
 const CASTS: Record<ColumnType, (raw: string) => string> = {
   bigint: (raw) => `cairn_meta.try_bigint(${raw})`,
   integer: (raw) => `cairn_meta.try_integer(${raw})`,
-  // Amounts: two decimals, so `12.5` and `12.50` are the same value (and hash alike).
-  numeric: (raw) => `round(cairn_meta.try_numeric(${raw}), 2)`,
+  // Amounts: numeric(12, 2), so `12.5` and `12.50` are the same value (and hash alike), and a value
+  // too large for the column is a type failure, not an error that stops the step.
+  numeric: (raw) => `cairn_meta.try_amount(${raw})`,
   timestamptz: (raw) => `cairn_meta.try_timestamptz(${raw})`,
   text: (raw) => raw,
   lower: (raw) => `lower(${raw})`,
