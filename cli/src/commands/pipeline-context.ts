@@ -43,7 +43,7 @@ export async function openPipelineContext(logger: Logger): Promise<PipelineConte
     dags: dags.map(({ schedule: _schedule, ...dag }) => dag),
     log: logger,
     tickMs: 250,
-    instanceId: planner.instanceId.replace(/^/, 'cli:'),
+    instanceId: `cli:${planner.instanceId}`,
   })
   return {
     config,
