@@ -1,33 +1,10 @@
-import { createLogger, isCairnError } from '@cairn/core'
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
-import type { DagDefinition } from '../src/scheduler/dag.js'
+import { isCairnError } from '@cairn/core'
+import { describe, expect, it } from 'vitest'
 import { defineDag } from '../src/scheduler/dag-validation.js'
-import { Scheduler } from '../src/scheduler/scheduler.js'
+import { useSchedulerDatabase } from './support/scheduler-database.js'
 
-const log = createLogger({ level: 'silent' })
-let db: TestDatabase
-let pool: pg.Pool
-const schedulers: Scheduler[] = []
-
-beforeAll(async () => {
-  db = await createMigratedTestDatabase('sched_backfill')
-  pool = new pg.Pool({ connectionString: db.url, max: 10 })
-})
-afterEach(async () => {
-  await Promise.all(schedulers.splice(0).map((s) => s.stop()))
-})
-afterAll(async () => {
-  await pool?.end()
-  await db?.drop()
-})
-
-function scheduler(dags: DagDefinition[]): Scheduler {
-  const s = new Scheduler({ pool, dags, log, tickMs: 50, maxConcurrentRuns: 5 })
-  schedulers.push(s)
-  return s
-}
+const database = useSchedulerDatabase('sched_backfill', { tickMs: 50, maxConcurrentRuns: 5 })
+const scheduler = database.scheduler.bind(database)
 
 const day = (d: number) => new Date(Date.UTC(2025, 0, d))
 const iso = (d: number) => day(d).toISOString()
@@ -105,7 +82,9 @@ describe('backfill', () => {
     expect(perDay(loads)).toEqual([2, 2, 3, 2, 2])
     expect(perDay(publishes)).toEqual([2, 2, 2, 2, 2])
 
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM cairn_meta.dag_runs WHERE dag = 'daily_sales'`)
+    const { rows } = await database.pool.query(
+      `SELECT count(*)::int AS n FROM cairn_meta.dag_runs WHERE dag = 'daily_sales'`,
+    )
     expect(rows[0].n).toBe(5)
     // The scheduled run of a backfilled period is the same row.
     expect(await s.trigger('daily_sales', { interval: { from: day(2), to: day(3) }, trigger: 'schedule' })).toBe(ids[1])

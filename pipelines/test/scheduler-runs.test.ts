@@ -1,33 +1,11 @@
-import { createLogger, EventBus, type Finding, isCairnError } from '@cairn/core'
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
-import type { DagDefinition, TaskContext } from '../src/scheduler/dag.js'
+import { EventBus, type Finding, isCairnError } from '@cairn/core'
+import { describe, expect, it } from 'vitest'
+import type { TaskContext } from '../src/scheduler/dag.js'
 import { defineDag } from '../src/scheduler/dag-validation.js'
-import { Scheduler, type SchedulerOptions } from '../src/scheduler/scheduler.js'
+import { useSchedulerDatabase } from './support/scheduler-database.js'
 
-const log = createLogger({ level: 'silent' })
-let db: TestDatabase
-let pool: pg.Pool
-const schedulers: Scheduler[] = []
-
-beforeAll(async () => {
-  db = await createMigratedTestDatabase('sched_runs')
-  pool = new pg.Pool({ connectionString: db.url, max: 10 })
-})
-afterEach(async () => {
-  await Promise.all(schedulers.splice(0).map((s) => s.stop()))
-})
-afterAll(async () => {
-  await pool?.end()
-  await db?.drop()
-})
-
-function scheduler(dags: DagDefinition[], extra: Partial<SchedulerOptions> = {}): Scheduler {
-  const s = new Scheduler({ pool, dags, log, tickMs: 50, ...extra })
-  schedulers.push(s)
-  return s
-}
+const database = useSchedulerDatabase('sched_runs', { tickMs: 50 })
+const scheduler = database.scheduler.bind(database)
 
 function collect(bus: EventBus): Finding[] {
   const findings: Finding[] = []
@@ -63,7 +41,7 @@ interface TaskRow {
   summary: Record<string, unknown> | null
 }
 async function taskRows(dagRunId: number): Promise<TaskRow[]> {
-  const { rows } = await pool.query<TaskRow>(
+  const { rows } = await database.pool.query<TaskRow>(
     `SELECT task, attempt, dag_run_attempt, status, started_at, error, log, summary FROM cairn_meta.task_runs
      WHERE dag_run_id = $1 ORDER BY task, attempt`,
     [dagRunId],
@@ -407,7 +385,7 @@ describe('rerunFailed, runTask and stop', () => {
     await until('the second task to start', () => secondStarted)
     await s1.stop()
     expect(isCairnError(stopReason, 'CAIRN_ERR_SCHEDULER_STOPPED')).toBe(true)
-    const { rows } = await pool.query(
+    const { rows } = await database.pool.query(
       'SELECT status, attempt, claimed_by FROM cairn_meta.dag_runs WHERE dag_run_id = $1',
       [id],
     )

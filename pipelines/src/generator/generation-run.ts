@@ -11,8 +11,8 @@ import { OrderFactory } from './order-factory.js'
 import { orderVersion } from './order-versions.js'
 import { buildPools } from './pools.js'
 import { Random } from './random.js'
-import { PRODUCTS, type RawRecord } from './raw-record.js'
-import { type DirtDecision, Timeline } from './timeline.js'
+import { PRODUCTS } from './raw-record.js'
+import { type PendingVisitor, Timeline } from './timeline.js'
 
 /** Random streams of a seed: data choices and dirt choices draw from separate sequences. */
 const DATA_STREAM = 0
@@ -64,14 +64,8 @@ export function* runGeneration(
   for (const product of catalog.products) emitter.emit(PRODUCTS, catalog.record(product), 'draw', false, 0)
 
   let orderIndex = 0
-  const emit = (
-    entity: number,
-    record: RawRecord,
-    dirt: DirtDecision,
-    final: boolean,
-    variant: number,
-    at: number,
-  ): void => emitter.emit(entity, variant === 0 ? record : orderVersion(record, variant, at), dirt, final, day)
+  const emit: PendingVisitor = (entity, record, dirt, final, variant, at) =>
+    emitter.emit(entity, variant === 0 ? record : orderVersion(record, variant, at), dirt, final, day)
   let day = 0
   for (; day < options.days; day++) {
     sink.setPart(Math.floor(day / options.partDays))

@@ -167,29 +167,7 @@ export async function runSilverStep(
       [table.name, `bronze.${table.bronze}`, bronzeTo],
     )
     await recordRules(client, options.runId, table.name, ruleResults)
-    const ms = Math.round(performance.now() - started)
-    await client.query(
-      `INSERT INTO cairn_meta.silver_accounting (run_id, table_name, bronze_from, bronze_to, rows_read, rows_written,
-         rows_quarantined, rows_dropped, rows_duplicate, rows_warned, inferred_members, ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        options.runId,
-        table.name,
-        bronzeFrom,
-        bronzeTo,
-        read,
-        written,
-        quarantined,
-        dropped,
-        duplicates,
-        warned,
-        inferred,
-        ms,
-      ],
-    )
-    await options.beforeCommit?.(table.name)
-    await client.query('COMMIT')
-    return {
+    const result: SilverStepResult = {
       table: table.name,
       bronzeFrom,
       bronzeTo,
@@ -201,8 +179,19 @@ export async function runSilverStep(
       warned,
       inferred,
       rules: ruleResults,
-      ms,
+      ms: Math.round(performance.now() - started),
     }
+    await client.query(
+      `INSERT INTO cairn_meta.silver_accounting (run_id, table_name, bronze_from, bronze_to, rows_read, rows_written,
+         rows_quarantined, rows_dropped, rows_duplicate, rows_warned, inferred_members, ms)
+       SELECT $1, $2, r.* FROM jsonb_to_record($3::jsonb) AS r(
+         "bronzeFrom" bigint, "bronzeTo" bigint, read bigint, written bigint, quarantined bigint, dropped bigint,
+         duplicates bigint, warned bigint, inferred bigint, ms integer)`,
+      [options.runId, table.name, JSON.stringify(result)],
+    )
+    await options.beforeCommit?.(table.name)
+    await client.query('COMMIT')
+    return result
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
     // The rule counts of a failed step are kept: they say why it failed.

@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { required } from './common-rules.js'
 
 export const clickstreamEvents: SilverTable = {
   name: 'clickstream_events',
@@ -16,9 +17,7 @@ export const clickstreamEvents: SilverTable = {
     { name: 'page_url', type: 'text' },
   ],
   rules: [
-    { name: 'event_id_present', kind: 'not_null', column: 'event_id', action: 'quarantine' },
-    { name: 'session_id_present', kind: 'not_null', column: 'session_id', action: 'quarantine' },
-    { name: 'event_ts_present', kind: 'not_null', column: 'event_ts', action: 'quarantine' },
+    ...required('event_id', 'session_id', 'event_ts'),
     {
       name: 'event_type_accepted',
       kind: 'accepted_values',
@@ -26,7 +25,7 @@ export const clickstreamEvents: SilverTable = {
       values: ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase'],
       action: 'quarantine',
     },
-    { name: 'event_type_present', kind: 'not_null', column: 'event_type', action: 'quarantine' },
+    ...required('event_type'),
     {
       name: 'product_on_product_events',
       kind: 'custom',

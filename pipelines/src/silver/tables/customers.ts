@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { required } from './common-rules.js'
 
 export const customers: SilverTable = {
   name: 'customers',
@@ -18,11 +19,9 @@ export const customers: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'customer_id_present', kind: 'not_null', column: 'customer_id', action: 'quarantine' },
+    ...required('customer_id'),
     { name: 'customer_id_positive', kind: 'range', column: 'customer_id', min: 1, action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
-    { name: 'email_present', kind: 'not_null', column: 'email', action: 'quarantine' },
-    { name: 'signup_ts_present', kind: 'not_null', column: 'signup_ts', action: 'quarantine' },
+    ...required('updated_at', 'email', 'signup_ts'),
     {
       name: 'email_format',
       kind: 'regex',

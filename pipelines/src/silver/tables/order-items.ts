@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { orderExists, required } from './common-rules.js'
 
 export const orderItems: SilverTable = {
   name: 'order_items',
@@ -15,12 +16,7 @@ export const orderItems: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'order_id_present', kind: 'not_null', column: 'order_id', action: 'quarantine' },
-    { name: 'line_no_present', kind: 'not_null', column: 'line_no', action: 'quarantine' },
-    { name: 'product_id_present', kind: 'not_null', column: 'product_id', action: 'quarantine' },
-    { name: 'quantity_present', kind: 'not_null', column: 'quantity', action: 'quarantine' },
-    { name: 'unit_price_present', kind: 'not_null', column: 'unit_price', action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    ...required('order_id', 'line_no', 'product_id', 'quantity', 'unit_price', 'updated_at'),
     { name: 'quantity_positive', kind: 'range', column: 'quantity', min: 1, max: 10_000, action: 'quarantine' },
     { name: 'unit_price_not_negative', kind: 'range', column: 'unit_price', min: 0, action: 'quarantine' },
     {
@@ -30,14 +26,7 @@ export const orderItems: SilverTable = {
       reason: `format('discount %s is outside [0, %s]', s.discount, s.quantity * s.unit_price)`,
       action: 'quarantine',
     },
-    {
-      name: 'order_exists',
-      kind: 'references',
-      column: 'order_id',
-      table: 'silver.orders',
-      targetColumn: 'order_id',
-      action: 'warn',
-    },
+    orderExists,
   ],
   mode: { kind: 'upsert' },
   inferred: [{ column: 'product_id', parent: 'products' }],

@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { required } from './common-rules.js'
 
 export const currencies = ['USD', 'EUR', 'GBP', 'CAD', 'AUD'] as const
 
@@ -19,13 +20,7 @@ export const orders: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'order_id_present', kind: 'not_null', column: 'order_id', action: 'quarantine' },
-    { name: 'customer_id_present', kind: 'not_null', column: 'customer_id', action: 'quarantine' },
-    { name: 'order_ts_present', kind: 'not_null', column: 'order_ts', action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
-    { name: 'status_present', kind: 'not_null', column: 'status', action: 'quarantine' },
-    { name: 'currency_present', kind: 'not_null', column: 'currency', action: 'quarantine' },
-    { name: 'total_amount_present', kind: 'not_null', column: 'total_amount', action: 'quarantine' },
+    ...required('order_id', 'customer_id', 'order_ts', 'updated_at', 'status', 'currency', 'total_amount'),
     {
       name: 'status_accepted',
       kind: 'accepted_values',

@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { orderExists, required } from './common-rules.js'
 import { currencies } from './orders.js'
 
 export const payments: SilverTable = {
@@ -17,11 +18,7 @@ export const payments: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'payment_id_present', kind: 'not_null', column: 'payment_id', action: 'quarantine' },
-    { name: 'order_id_present', kind: 'not_null', column: 'order_id', action: 'quarantine' },
-    { name: 'amount_present', kind: 'not_null', column: 'amount', action: 'quarantine' },
-    { name: 'status_present', kind: 'not_null', column: 'status', action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    ...required('payment_id', 'order_id', 'amount', 'status', 'updated_at'),
     { name: 'amount_not_negative', kind: 'range', column: 'amount', min: 0, action: 'quarantine' },
     {
       name: 'currency_accepted',
@@ -44,14 +41,7 @@ export const payments: SilverTable = {
       values: ['card', 'paypal', 'bank_transfer', 'gift_card'],
       action: 'warn',
     },
-    {
-      name: 'order_exists',
-      kind: 'references',
-      column: 'order_id',
-      table: 'silver.orders',
-      targetColumn: 'order_id',
-      action: 'warn',
-    },
+    orderExists,
   ],
   mode: { kind: 'upsert' },
   dependsOn: ['orders'],

@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { required } from './common-rules.js'
 
 export const products: SilverTable = {
   name: 'products',
@@ -16,10 +17,7 @@ export const products: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'product_id_present', kind: 'not_null', column: 'product_id', action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
-    { name: 'name_present', kind: 'not_null', column: 'name', action: 'quarantine' },
-    { name: 'price_present', kind: 'not_null', column: 'price', action: 'quarantine' },
+    ...required('product_id', 'updated_at', 'name', 'price'),
     { name: 'price_not_negative', kind: 'range', column: 'price', min: 0, max: 1_000_000, action: 'quarantine' },
     { name: 'category_present', kind: 'not_null', column: 'category', action: 'warn' },
     {

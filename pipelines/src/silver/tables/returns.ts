@@ -1,4 +1,5 @@
 import type { SilverTable } from '../silver-table.js'
+import { orderExists, required } from './common-rules.js'
 
 export const returns: SilverTable = {
   name: 'returns',
@@ -17,21 +18,10 @@ export const returns: SilverTable = {
     { name: 'updated_at', type: 'timestamptz' },
   ],
   rules: [
-    { name: 'return_id_present', kind: 'not_null', column: 'return_id', action: 'quarantine' },
-    { name: 'order_id_present', kind: 'not_null', column: 'order_id', action: 'quarantine' },
-    { name: 'quantity_present', kind: 'not_null', column: 'quantity', action: 'quarantine' },
-    { name: 'returned_at_present', kind: 'not_null', column: 'returned_at', action: 'quarantine' },
-    { name: 'updated_at_present', kind: 'not_null', column: 'updated_at', action: 'quarantine' },
+    ...required('return_id', 'order_id', 'quantity', 'returned_at', 'updated_at'),
     { name: 'quantity_positive', kind: 'range', column: 'quantity', min: 1, max: 10_000, action: 'quarantine' },
     { name: 'refund_not_negative', kind: 'range', column: 'refund_amount', min: 0, action: 'quarantine' },
-    {
-      name: 'order_exists',
-      kind: 'references',
-      column: 'order_id',
-      table: 'silver.orders',
-      targetColumn: 'order_id',
-      action: 'warn',
-    },
+    orderExists,
   ],
   mode: { kind: 'upsert' },
   dependsOn: ['orders'],
