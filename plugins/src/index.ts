@@ -1,3 +1,14 @@
+export type {
+  Agent,
+  AgentContext,
+  AgentDefinition,
+  AgentFinding,
+  AgentMeta,
+  AgentWorkers,
+  MaybePromise,
+  ReadOnlyDb,
+} from './agent/agent.js'
+export { assertAgent, defineAgent, parseDependency } from './agent/define-agent.js'
 export { assertSourcePlugin, defineSourcePlugin } from './pipeline/define-source-plugin.js'
 export type {
   Source,
