@@ -12,6 +12,14 @@ export type QueryEvent = DeepReadonly<{
   sessionId: string
   fingerprint: string
   normalizedText: string
+  /**
+   * The statement as sent, literals included (`$n` placeholders when it came
+   * through the extended protocol with parameters). What the latency predictor
+   * explains and what verification replays.
+   */
+  text?: string
+  /** Bind parameters in text form (null for SQL NULL), when the statement had any and all were sent as text. */
+  params?: (string | null)[]
   kind: StatementKind
   /** Schema-qualified, resolved through the session's search_path. */
   relationsRead: string[]
