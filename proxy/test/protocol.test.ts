@@ -274,4 +274,25 @@ describe('telemetry', () => {
     expect(c.sqlstate).toBe('22012')
     expect(Object.isFrozen(a)).toBe(true)
   })
+
+  it('keeps the statement as sent, and the bind parameters of an extended-protocol statement', async () => {
+    await withClient(
+      t.url,
+      async (c) => {
+        await c.query(`select count(*) from orders where total > 250`)
+        await c.query('select count(*) from orders where total > $1 and status = $2 or $3::text is null', [
+          '100',
+          'paid',
+          null,
+        ])
+      },
+      { application_name: 'telemetry-text-test' },
+    )
+    await t.settle()
+    const [simple, extended] = t.events.filter((e) => e.applicationName === 'telemetry-text-test')
+    expect(simple?.text).toBe('select count(*) from orders where total > 250')
+    expect(simple?.params).toBeUndefined()
+    expect(extended?.text).toBe('select count(*) from orders where total > $1 and status = $2 or $3::text is null')
+    expect(extended?.params).toEqual(['100', 'paid', null])
+  })
 })

@@ -98,6 +98,34 @@ describe('QueryEventWriter', () => {
     ])
   })
 
+  it('keeps the statement text, its parameters and its columns', async () => {
+    const writer = new QueryEventWriter({ client, log: createLogger({ level: 'silent' }), retentionDays: 7 })
+    await writer.start()
+    writer.add({
+      ...event(0),
+      fingerprint: 'feedbeef00000001',
+      text: 'select * from orders where id = $1 and note = $2',
+      params: ['42', null],
+      columns: [{ relation: 'public.orders', column: 'id', role: 'predicate' }],
+    })
+    writer.add({ ...event(0), fingerprint: 'feedbeef00000002', text: `select '${'x'.repeat(70_000)}'` })
+    await writer.stop()
+    const r = await client.query(
+      `SELECT fingerprint, statement_text, params, columns FROM cairn_meta.query_events
+       WHERE fingerprint LIKE 'feedbeef%' ORDER BY fingerprint`,
+    )
+    expect(r.rows).toEqual([
+      {
+        fingerprint: 'feedbeef00000001',
+        statement_text: 'select * from orders where id = $1 and note = $2',
+        params: ['42', null],
+        columns: [{ relation: 'public.orders', column: 'id', role: 'predicate' }],
+      },
+      // Too long to keep whole: the normalized text stands for it.
+      { fingerprint: 'feedbeef00000002', statement_text: null, params: null, columns: [] },
+    ])
+  })
+
   it('drops partitions older than the retention, and only those', async () => {
     await client.query(
       `CREATE TABLE cairn_meta.query_events_20200101 PARTITION OF cairn_meta.query_events

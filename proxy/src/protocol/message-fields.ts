@@ -21,6 +21,35 @@ export function readBind(frame: Buffer): { portal: string; statement: string; re
   return { portal, statement, restOffset }
 }
 
+/**
+ * Bind's parameter values in text form (null for SQL NULL), read from after the
+ * statement name; undefined when any is sent in binary format.
+ */
+export function readBindParams(frame: Buffer, restOffset: number): (string | null)[] | undefined {
+  let o = restOffset
+  const formats = frame.readInt16BE(o)
+  o += 2
+  const codes: number[] = []
+  for (let i = 0; i < formats; i++, o += 2) codes.push(frame.readInt16BE(o))
+  const count = frame.readInt16BE(o)
+  o += 2
+  // One format code applies to every parameter; none means all text (the protocol's rule).
+  const formatOf = (i: number) => (codes.length === 0 ? 0 : codes.length === 1 ? codes[0] : codes[i])
+  const out: (string | null)[] = []
+  for (let i = 0; i < count; i++) {
+    const len = frame.readInt32BE(o)
+    o += 4
+    if (len === -1) {
+      out.push(null)
+      continue
+    }
+    if (formatOf(i) !== 0) return undefined
+    out.push(frame.toString('utf8', o, o + len))
+    o += len
+  }
+  return out
+}
+
 /** Describe or Close: 'S' (statement) or 'P' (portal), and the name. */
 export function readTarget(frame: Buffer): { kind: number; name: string } {
   const kind = frame[5] as number

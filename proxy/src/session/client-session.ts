@@ -106,6 +106,8 @@ interface StatementProgress {
   bytes: number
   /** Which statement of a multi-statement simple query. */
   index?: number
+  /** The Bind frame it executes with (extended protocol). */
+  bind?: Buffer
   cache?: CacheOutcome
   cacheReason?: string
 }
@@ -219,6 +221,8 @@ export class ClientSession implements ServerListener {
   #poolWaitMs = 0
   readonly #statements = new Map<string, ClientStatement>()
   readonly #portals = new Map<string, string>()
+  /** Each portal's Bind frame, so telemetry can record the parameters a statement ran with. */
+  readonly #portalBinds = new Map<string, Buffer>()
   #unnamedQuery = ''
   #loginTimer: NodeJS.Timeout
   /** Waiting for the result cache: client messages queue in #pending meanwhile. */
@@ -754,6 +758,7 @@ export class ClientSession implements ServerListener {
         case Frontend.Bind: {
           this.#awaitingSync = true
           const { portal, statement, restOffset } = readBind(bytes)
+          this.#portalBinds.set(portal, bytes)
           if (statement === '') {
             this.#portals.set(portal, this.#unnamedQuery)
             this.#queue.push({ kind: 'bind' })
@@ -801,6 +806,7 @@ export class ClientSession implements ServerListener {
             kind: 'execute',
             ...this.#next,
             text: this.#portals.get(portal) ?? '',
+            ...(this.#portalBinds.has(portal) ? { bind: this.#portalBinds.get(portal) } : {}),
             started: arrived,
             rows: 0,
             bytes: 0,
@@ -816,7 +822,10 @@ export class ClientSession implements ServerListener {
             this.#statements.delete(name)
             this.#queue.push({ kind: 'synthetic', bytes: closeComplete() })
           } else {
-            if (kind === 0x50) this.#portals.delete(name)
+            if (kind === 0x50) {
+              this.#portals.delete(name)
+              this.#portalBinds.delete(name)
+            }
             this.#queue.push({ kind: 'close' })
             out.push(bytes)
           }
@@ -1155,6 +1164,7 @@ export class ClientSession implements ServerListener {
       searchPath: this.#settings.get('search_path'),
       text: st.text,
       statementIndex: st.index ?? 0,
+      ...(st.bind ? { bind: st.bind } : {}),
       durationMs: ended - st.started,
       poolWaitMs: this.#poolWaitMs,
       rows: sqlstate ? 0 : st.rows,

@@ -12,6 +12,8 @@ export interface QueryEventWriterOptions {
   maxBuffered?: number
 }
 
+const maxStatementText = 64 * 1024
+
 const dropped = counter({
   name: 'cairn_proxy_telemetry_persist_dropped_total',
   help: 'Query events not persisted because the write buffer was full',
@@ -79,12 +81,14 @@ export class QueryEventWriter {
       await this.options.client.query(
         `INSERT INTO cairn_meta.query_events (at, database, user_name, application_name, session_id, fingerprint,
            normalized_text, kind, relations_read, relations_written, deterministic, duration_ms, pool_wait_ms, rows,
-           bytes_out, sqlstate, cache, cache_reason)
+           bytes_out, sqlstate, cache, cache_reason, statement_text, params, columns)
          SELECT to_timestamp(a / 1000.0), b, c, d, e, f, g, h,
-                ARRAY(SELECT jsonb_array_elements_text(i)), ARRAY(SELECT jsonb_array_elements_text(j)), k, l, m, n, o, p, q, r
+                ARRAY(SELECT jsonb_array_elements_text(i)), ARRAY(SELECT jsonb_array_elements_text(j)), k, l, m, n, o, p, q, r,
+                s, CASE WHEN t IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t)) END, u
          FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::jsonb[], $10::jsonb[], $11::bool[], $12::float8[], $13::float8[], $14::int8[], $15::int8[],
-                     $16::text[], $17::text[], $18::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r)`,
+                     $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::jsonb[])
+              AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u)`,
         [
           col((e) => e.at),
           col((e) => e.database),
@@ -104,6 +108,10 @@ export class QueryEventWriter {
           col((e) => e.sqlstate ?? null),
           col((e) => e.cache ?? null),
           col((e) => e.cacheReason ?? null),
+          // Very long statements (generated IN lists) are not kept whole: the normalized text stands for them.
+          col((e) => (e.text !== undefined && e.text.length <= maxStatementText ? e.text : null)),
+          col((e) => (e.params ? JSON.stringify(e.params) : null)),
+          col((e) => JSON.stringify(e.columns)),
         ],
       )
       persisted.inc(batch.length)

@@ -10,6 +10,8 @@ export interface StatementRecord {
   /** The SQL as sent (a simple Query may hold several statements; `statementIndex` says which). */
   text: string
   statementIndex: number
+  /** The Bind frame of an extended-protocol statement, decoded into parameters off the client's path. */
+  bind?: Buffer
   durationMs: number
   poolWaitMs: number
   rows: number

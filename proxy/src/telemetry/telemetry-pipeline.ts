@@ -1,6 +1,7 @@
 import { counter, type EventBus, histogram, type Logger, type QueryEvent } from '@cairn/core'
 import type { RelationResolver } from '../analysis/relation-resolver.js'
 import { StatementAnalyzer, unparsed } from '../analysis/statement-analyzer.js'
+import { readBind, readBindParams } from '../protocol/message-fields.js'
 import type { StatementRecord, StatementSink } from './statement-record.js'
 
 export interface TelemetryPipelineOptions {
@@ -78,6 +79,7 @@ export class TelemetryPipeline implements StatementSink {
   #publish(r: StatementRecord): void {
     const statements = this.#analyzer.analyze(r.text)
     const a = statements[r.statementIndex] ?? statements[0] ?? unparsed(r.text)
+    const params = r.bind ? bindParams(r.bind) : undefined
     const resolve = (ref: { schema?: string; name: string }) => this.options.resolver.resolve(ref, r.searchPath, r.user)
     const event: QueryEvent = {
       at: r.at,
@@ -87,6 +89,9 @@ export class TelemetryPipeline implements StatementSink {
       sessionId: r.sessionId,
       fingerprint: a.fingerprint,
       normalizedText: a.normalizedText,
+      // Analyses are shared by shape, so their own text may carry another statement's literals.
+      ...(statements.length <= 1 ? { text: r.text.trim() } : {}),
+      ...(params ? { params } : {}),
       kind: a.kind,
       relationsRead: a.relationsRead.map(resolve),
       relationsWritten: a.relationsWritten.map(resolve),
@@ -109,5 +114,16 @@ export class TelemetryPipeline implements StatementSink {
     published.inc()
     duration.observe({ kind: a.kind }, r.durationMs / 1000)
     this.options.onEvent?.(frozen)
+  }
+}
+
+/** The text parameters of a Bind frame; undefined when binary or malformed (telemetry never throws). */
+function bindParams(frame: Buffer): (string | null)[] | undefined {
+  try {
+    const { restOffset } = readBind(frame)
+    const params = readBindParams(frame, restOffset)
+    return params && params.length > 0 ? params : undefined
+  } catch {
+    return undefined
   }
 }
