@@ -1,6 +1,8 @@
 -- Findings: what the agents concluded, immutable once written, replayable in order.
 CREATE TABLE cairn_meta.findings (
   id uuid PRIMARY KEY,
+  -- Publication order (several findings share a millisecond): what listing and replay order by.
+  seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   at timestamptz NOT NULL,
   kind text NOT NULL,
   source text NOT NULL,
