@@ -1,1 +1,10 @@
-export {}
+export { AgentHost, type AgentHostOptions } from './host/agent-host.js'
+export type { AgentState, AgentStatus } from './host/agent-runner.js'
+export { type AgentService, type AgentServiceOptions, startAgentService } from './host/agent-service.js'
+export { EventRelay, type EventRelayOptions } from './host/event-relay.js'
+export { type FindingQuery, FindingStore } from './host/finding-store.js'
+export { LeaderLock, type LeaderLockOptions } from './host/leader-lock.js'
+export { loadAgentModules } from './host/load-agents.js'
+export { readOnlyDb } from './host/read-only-db.js'
+export { workerModule } from './host/worker-module.js'
+export { WorkerPool, type WorkerPoolOptions } from './host/worker-pool.js'

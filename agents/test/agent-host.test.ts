@@ -135,6 +135,26 @@ describe('AgentHost isolation', () => {
     await h.stop()
   })
 
+  it('restarts an agent whose onResult never settles, and it handles later events after the restart', async () => {
+    const bus = new EventBus()
+    const h = host(bus, { hookTimeoutMs: 60 })
+    const handled: string[] = []
+    h.register(
+      defineAgent({
+        meta: { name: 'stuck', version: '1.0.0' },
+        onResult: (e) => (e.fingerprint === 'f0' ? new Promise<void>(() => {}) : void handled.push(e.fingerprint)),
+      }),
+    )
+    await h.start()
+    bus.publish('query', event(0))
+    await until(() => h.status()[0]?.restarts === 1 && h.status()[0]?.state === 'running')
+    expect(h.status()[0]?.lastError).toMatch(/onResult did not settle within 60 ms/)
+    bus.publish('query', event(1))
+    await until(() => handled.length === 1)
+    expect(handled).toEqual(['f1'])
+    await h.stop()
+  })
+
   it('stops for good an agent that keeps holding the event loop', async () => {
     const bus = new EventBus()
     const h = host(bus, { blockBudgetMs: 5, blocksBeforeFailing: 2 })

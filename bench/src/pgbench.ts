@@ -32,7 +32,9 @@ export interface PgbenchResult {
   ok: boolean
   tps: number | undefined
   latencyAvgMs: number | undefined
+  p50Ms?: number | undefined
   p95Ms: number | undefined
+  p99Ms?: number | undefined
   transactions: number | undefined
   /** Per-transaction latencies sampled into the log. */
   sampled: number
@@ -99,7 +101,9 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult
       ok: !failed,
       tps: failed ? undefined : summary.tps,
       latencyAvgMs: failed ? undefined : summary.latencyAvgMs,
+      p50Ms: failed ? undefined : percentile(latencies, 0.5),
       p95Ms: failed ? undefined : percentile(latencies, 0.95),
+      p99Ms: failed ? undefined : percentile(latencies, 0.99),
       transactions: summary.transactions,
       sampled: latencies.length,
       error: failed ? pgbenchError(result.stdout, result.stderr, options.clients, result.timedOut) : undefined,

@@ -4,6 +4,8 @@ import { type ChildMessage, startNodeChild } from './node-child.js'
 export interface TelemetryCounts {
   records: number | undefined
   events: number | undefined
+  /** Per hosted agent (BENCH_PROXY_AGENTS), the events it handled and the ones it fell too far behind to see. */
+  agents?: { name: string; seen: number; dropped: number }[]
 }
 
 export interface ProxyChild {
@@ -22,16 +24,21 @@ const count = (value: unknown): number | undefined => (typeof value === 'number'
  * Starts Cairn's proxy in a Node process of its own (proxy-process.ts), so
  * nothing the bench driver does runs on the proxy's event loop.
  */
-export async function startProxyChild(databaseUrl: string, timeoutMs = 30_000): Promise<ProxyChild> {
+export async function startProxyChild(
+  databaseUrl: string,
+  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ProxyChild> {
   const counts: TelemetryCounts = { records: undefined, events: undefined }
   const child = await startNodeChild(ENTRY, {
     label: 'proxy',
-    env: { ...process.env, CAIRN_DATABASE_URL: databaseUrl },
+    env: { ...process.env, ...env, CAIRN_DATABASE_URL: databaseUrl },
     timeoutMs,
     onMessage(message: ChildMessage) {
       if (message.stopped !== true) return
       counts.records = count(message.records)
       counts.events = count(message.events)
+      if (Array.isArray(message.agents)) counts.agents = message.agents as TelemetryCounts['agents']
     },
   })
   return {

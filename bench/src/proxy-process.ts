@@ -9,9 +9,12 @@
  *
  *   CAIRN_DATABASE_URL=postgres://cairn:cairn@127.0.0.1:54329/cairn node dist/proxy-process.js
  *
- * Settings (environment): BENCH_PROXY_POOL_SIZE (20), BENCH_PROXY_PORT (0: any free port).
+ * Settings (environment): BENCH_PROXY_POOL_SIZE (20), BENCH_PROXY_PORT (0: any free port),
+ * BENCH_PROXY_AGENTS (`slow`: also host the deliberately slow agents of slow-agents.ts on the
+ * same bus and event loop, as `cairn start` hosts its agents).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { AgentHost } from '@cairn/agents'
 import { createLogger, EventBus } from '@cairn/core'
 import {
   AuthQueryStore,
@@ -23,6 +26,7 @@ import {
   TelemetryPipeline,
 } from '@cairn/proxy'
 import pg from 'pg'
+import { slowAgents } from './slow-agents.js'
 
 const TELEMETRY =
   "the proxy's TelemetryPipeline (each statement normalised, parsed once per shape, published as a QueryEvent on an in-process bus; events not persisted)"
@@ -40,8 +44,15 @@ async function main(): Promise<void> {
   await loadCatalogSnapshot(admin, resolver)
   let records = 0
   let events = 0
+  const bus = new EventBus()
+  const agentPool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
+  const host =
+    process.env.BENCH_PROXY_AGENTS === 'slow'
+      ? new AgentHost({ bus, log, pool: agentPool, statusIntervalMs: 0 }).register(...slowAgents())
+      : undefined
+  await host?.start()
   const pipeline = new TelemetryPipeline({
-    bus: new EventBus(),
+    bus,
     resolver,
     log,
     onEvent() {
@@ -77,15 +88,20 @@ async function main(): Promise<void> {
     await proxy.close()
     // Records still queued for analysis are counted as events once the pipeline has drained them.
     for (let i = 0; i < 100 && pipeline.queued > 0; i++) await sleep(50)
+    const agents = host?.status().map((a) => ({ name: a.name, seen: a.eventsSeen, dropped: a.eventsDropped }))
+    await host?.stop()
+    await agentPool.end().catch(() => {})
     await admin.end().catch(() => {})
-    process.stdout.write(`${JSON.stringify({ stopped: true, records, events })}\n`, () => process.exit(0))
+    process.stdout.write(`${JSON.stringify({ stopped: true, records, events, agents })}\n`, () => process.exit(0))
   }
   process.once('SIGTERM', () => void stop())
   process.once('SIGINT', () => void stop())
   process.stdin.once('end', () => void stop())
   process.stdin.resume()
 
-  process.stdout.write(`${JSON.stringify({ port, pid: process.pid, telemetry: TELEMETRY })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ port, pid: process.pid, telemetry: host ? `${TELEMETRY}; slow agents attached` : TELEMETRY })}\n`,
+  )
 }
 
 main().catch((err: unknown) => {

@@ -75,6 +75,9 @@ export class AgentRunner {
   #generation = 0
   #queue: QueryEvent[] = []
   #draining = false
+  /** When the `onResult` call in flight started (performance.now()), for the watchdog. */
+  #inflightSince: number | undefined
+  #watchdog: NodeJS.Timeout | undefined
   #restartTimer: NodeJS.Timeout | undefined
   #consecutiveCrashes = 0
   #consecutiveErrors = 0
@@ -142,6 +145,16 @@ export class AgentRunner {
     }
     this.#state = 'running'
     this.#startedAt = Date.now()
+    if (this.#o.agent.onResult) {
+      this.#watchdog = setInterval(
+        () => {
+          const since = this.#inflightSince
+          if (since !== undefined && performance.now() - since > this.#o.hookTimeoutMs) this.#crash('onResult', TIMEOUT)
+        },
+        Math.min(1_000, Math.max(10, this.#o.hookTimeoutMs / 2)),
+      )
+      this.#watchdog.unref()
+    }
     this.#o.log.info({ agent: this.name, version: this.#o.agent.meta.version }, 'agent started')
     if (this.#queue.length > 0 && !this.#draining) {
       this.#draining = true
@@ -189,12 +202,15 @@ export class AgentRunner {
         const event = this.#queue.shift() as QueryEvent
         this.#eventsSeen++
         const t0 = performance.now()
+        this.#inflightSince = t0
         const outcome = await this.#settle(
           () => onResult(event, ctx),
           () => this.#checkBlocking(t0),
+          false,
         )
+        // A hang was answered by the watchdog meanwhile: this drain belongs to the crashed start.
         if (generation !== this.#generation) return
-        if (outcome.error === TIMEOUT) return this.#crash('onResult', outcome.error)
+        this.#inflightSince = undefined
         if (outcome.error !== undefined) {
           this.#noteError(outcome.error)
           if (++this.#consecutiveErrors >= this.#o.errorsBeforeRestart) return this.#crash('onResult', outcome.error)
@@ -216,8 +232,16 @@ export class AgentRunner {
     }
   }
 
-  /** Runs a hook: a throw, a rejection or a hang past the timeout comes back as `error`. */
-  async #settle(hook: () => unknown, afterSync?: () => void): Promise<{ value?: unknown; error?: unknown }> {
+  /**
+   * Runs a hook: a throw or a rejection comes back as `error`, and so does a hang past the
+   * timeout when `race` is set. Per-event hooks do not race (a timer per event costs the event
+   * loop); the watchdog catches their hangs instead.
+   */
+  async #settle(
+    hook: () => unknown,
+    afterSync?: () => void,
+    race = true,
+  ): Promise<{ value?: unknown; error?: unknown }> {
     let result: unknown
     try {
       result = hook()
@@ -227,6 +251,13 @@ export class AgentRunner {
     }
     afterSync?.()
     if (!isThenable(result)) return { value: result }
+    if (!race) {
+      try {
+        return { value: await result }
+      } catch (err) {
+        return { error: err ?? new Error('hook rejected with a nullish value') }
+      }
+    }
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<typeof TIMEOUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMEOUT), this.#o.hookTimeoutMs)
@@ -289,6 +320,8 @@ export class AgentRunner {
   /** Aborts the current start's signal and runs its teardown, contained. */
   async #end(): Promise<void> {
     this.#draining = false
+    this.#inflightSince = undefined
+    clearInterval(this.#watchdog)
     this.#controller?.abort()
     this.#controller = undefined
     this.#context = undefined

@@ -1,3 +1,13 @@
+import { constants, setPriority } from 'node:os'
+
+// Agents' heavy work yields the CPU to the proxy: on Linux a thread's nice value is its own,
+// so this lowers only this worker thread (elsewhere it may lower the process, or be refused).
+try {
+  setPriority(constants.priority.PRIORITY_LOW)
+} catch {
+  // Not permitted here: the work still runs, at normal priority.
+}
+
 /**
  * The one function piscina runs: imports the task's module (cached by the
  * module loader after the first task) and calls the named export.

@@ -1,0 +1,33 @@
+import type { Agent } from '@cairn/plugins'
+import { defineAgent } from '@cairn/plugins'
+
+/** Burns CPU for `ms` milliseconds: the heavy work a slow agent sends to the worker pool. */
+export function crunch(input: { ms: number }): number {
+  const end = performance.now() + input.ms
+  let n = 0
+  while (performance.now() < end) n++
+  return n
+}
+
+const task = new URL('./slow-agents.js', import.meta.url).href
+
+/**
+ * Deliberately slow agents, for measuring what an agent costs the proxy:
+ * one awaits 20 ms per statement (it falls behind and its oldest events are
+ * dropped), one sends 50 ms of CPU work to the worker pool per 100 statements.
+ */
+export function slowAgents(): Agent[] {
+  let batch = 0
+  return [
+    defineAgent({
+      meta: { name: 'bench-sleepy', version: '1.0.0' },
+      onResult: () => new Promise<void>((resolve) => setTimeout(resolve, 20)),
+    }),
+    defineAgent({
+      meta: { name: 'bench-cruncher', version: '1.0.0' },
+      async onResult(_event, ctx) {
+        if (++batch % 100 === 0) await ctx.workers.run({ module: task, name: 'crunch', input: { ms: 50 } })
+      },
+    }),
+  ]
+}
