@@ -1,5 +1,5 @@
 export { type DeepReadonly, deepFreeze } from './bus/deep-freeze.js'
-export { type BusEvents, EventBus, type NewFinding } from './bus/event-bus.js'
+export { type ActionCommand, type BusEvents, EventBus, type NewFinding } from './bus/event-bus.js'
 export type { Finding, Severity } from './bus/finding.js'
 export type { QueryEvent, StatementKind } from './bus/query-event.js'
 export type { KeyValueCache } from './cache/key-value-cache.js'

@@ -1,13 +1,26 @@
 import { randomUUID } from 'node:crypto'
 import { type Observable, Subject, type Subscription } from 'rxjs'
-import { deepFreeze } from './deep-freeze.js'
+import { type DeepReadonly, deepFreeze } from './deep-freeze.js'
 import type { Finding } from './finding.js'
 import type { QueryEvent } from './query-event.js'
+
+/**
+ * A request to act on a recommended change, from the CLI, the API or an agent;
+ * the actuator answers with findings (`action.*`).
+ */
+export type ActionCommand = DeepReadonly<{
+  type: 'approve' | 'apply' | 'rollback' | 'reject'
+  actionId: string
+  /** Who asked: a user name, `cli`, or an agent's name. */
+  actor: string
+  reason?: string
+}>
 
 /** The typed channels of the bus. */
 export interface BusEvents {
   query: QueryEvent
   finding: Finding
+  command: ActionCommand
 }
 
 export type NewFinding = Omit<Finding, 'id' | 'at'> & Partial<Pick<Finding, 'id' | 'at'>>
@@ -23,6 +36,7 @@ export class EventBus {
   readonly #subjects: { [K in keyof BusEvents]: Subject<BusEvents[K]> } = {
     query: new Subject(),
     finding: new Subject(),
+    command: new Subject(),
   }
   readonly events$: Observable<QueryEvent> = this.#subjects.query.asObservable()
   readonly findings$: Observable<Finding> = this.#subjects.finding.asObservable()

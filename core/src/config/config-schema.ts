@@ -122,6 +122,29 @@ export const settings = {
   },
   /** Slack-compatible webhook that receives pipeline alerts. */
   pipelineWebhookUrl: { env: 'CAIRN_PIPELINE_WEBHOOK_URL', schema: z.string().url().optional() },
+  agents: {
+    env: 'CAIRN_AGENTS',
+    schema: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  },
+  /** Third-party agents: module paths or npm package names, comma-separated, resolved from the working directory. */
+  agentModules: {
+    env: 'CAIRN_AGENT_MODULES',
+    schema: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+      .default([]),
+  },
+  /** `redis`: several Cairn processes send their query events through a Redis Stream to one leader that runs the agents. */
+  agentsScaleOut: {
+    env: 'CAIRN_AGENTS_SCALE_OUT',
+    schema: z.enum(['off', 'redis'], { error: 'expected off or redis' }).default('off'),
+  },
+  /** Worker threads for the agents' heavy work; default one per core beyond the first. */
+  agentWorkerThreads: { env: 'CAIRN_AGENT_WORKER_THREADS', schema: positiveInt.optional() },
+  /** How often collectors sample PostgreSQL and host statistics. */
+  collectorIntervalMs: { env: 'CAIRN_COLLECTOR_INTERVAL_MS', schema: positiveInt.default(60_000) },
+  /** Days of collector samples and findings kept. */
+  agentRetentionDays: { env: 'CAIRN_AGENT_RETENTION_DAYS', schema: positiveInt.default(7) },
   logLevel: {
     env: 'CAIRN_LOG_LEVEL',
     schema: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),
