@@ -51,6 +51,8 @@ export const errors = {
   QUERY_CANCELED: createError('CAIRN_ERR_QUERY_CANCELED', 'Query was canceled', 499, '57014'),
   PLUGIN_INVALID: createError('CAIRN_ERR_PLUGIN_INVALID', 'Plugin is invalid', 500),
   PLUGIN_DEPENDENCY_MISSING: createError('CAIRN_ERR_PLUGIN_DEPENDENCY_MISSING', 'Plugin dependency is missing', 500),
+  MODEL_NOT_FOUND: createError('CAIRN_ERR_MODEL_NOT_FOUND', 'No such model version', 404),
+  MODEL_NOT_TRAINABLE: createError('CAIRN_ERR_MODEL_NOT_TRAINABLE', 'The model cannot be trained now', 409),
   PIPELINE_INVALID_BATCH: createError(
     'CAIRN_ERR_PIPELINE_INVALID_BATCH',
     'A source produced an invalid batch',
