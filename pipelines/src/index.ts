@@ -78,3 +78,11 @@ export { type KafkaSourceConfig, kafkaSource } from './sources/kafka-source.js'
 export type { UnparseableRecord } from './sources/raw-records.js'
 export { type RedisStreamSourceConfig, redisStreamSource } from './sources/redis-stream-source.js'
 export { type RunSourceOptions, type RunSourceResult, runSource, sourceName } from './sources/run-source.js'
+export { type AnalyticTemplate, analyticTemplates, drawTemplate } from './workload/analytic-workload.js'
+export {
+  type AnalyticWorkloadOptions,
+  type AnalyticWorkloadResult,
+  runAnalyticWorkload,
+  type TemplateTally,
+} from './workload/run-analytic-workload.js'
+export { loadWorkloadDomain, type WorkloadDomain } from './workload/workload-domain.js'
