@@ -1,11 +1,14 @@
 import { createLogger, isCairnError, type Logger, loadConfig } from '@cairn/core'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { agentsCommands } from './commands/agents-command.js'
 import { demoCommand } from './commands/demo-command.js'
 import { migrateCommand } from './commands/migrate-command.js'
+import { modelsCommands } from './commands/models-command.js'
 import { pipelineCommands } from './commands/pipeline-command.js'
 import { servicesCommand } from './commands/services-command.js'
 import { startCommand } from './commands/start-command.js'
 import { statusCommand } from './commands/status-command.js'
+import { workloadCommand } from './commands/workload-command.js'
 
 /**
  * Wraps a command that finishes: exits with its code once it is done. Exiting
@@ -79,6 +82,88 @@ export function buildProgram(): Command {
           out?: string
           format: 'csv' | 'jsonl'
         }) => demoCommand(commandLogger(), opts),
+      ),
+    )
+
+  program
+    .command('workload')
+    .description(
+      'Run the demo analytic workload (dashboard and ad-hoc questions over silver and gold) through the running ' +
+        "Cairn's proxy, so the agents have something to learn from. Needs `cairn start` and loaded data.",
+    )
+    .option('--minutes <n>', 'how long to run', positiveInt, 10)
+    .option('--clients <n>', 'concurrent connections', positiveInt, 4)
+    .option('--rate <n>', 'statements per second at most (all clients)', positiveInt)
+    .option('--seed <n>', 'seed of the parameter draws', integer, 7)
+    .action(
+      finite((opts: { minutes: number; clients: number; rate?: number; seed: number }) =>
+        workloadCommand(commandLogger(), opts),
+      ),
+    )
+
+  const agents = program
+    .command('agents')
+    .description('The agents: what runs, how it is doing, and what it concluded (cairn_meta.findings).')
+  agents
+    .command('list')
+    .description('the agents `cairn start` runs with this configuration: built-in, then CAIRN_AGENT_MODULES')
+    .action(finite(() => agentsCommands.list(commandLogger())))
+  agents
+    .command('status')
+    .description("each agent's state, restarts, errors and events, as the running host last recorded them")
+    .action(finite(() => agentsCommands.status(commandLogger())))
+  agents
+    .command('findings')
+    .description('findings, newest first')
+    .option('--kind <kind>', 'a kind or a kind prefix: anomaly, workload, latency.accuracy, …')
+    .option('--source <agent>', 'only those of one agent')
+    .option('--since <when>', 'a duration back from now (15m, 2h, 7d) or an ISO 8601 time')
+    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .option('--json', 'as JSON')
+    .action(
+      finite((opts: { kind?: string; source?: string; since?: string; limit: number; json?: boolean }) =>
+        agentsCommands.findings(commandLogger(), opts),
+      ),
+    )
+
+  const models = program
+    .command('models')
+    .description('The model registry (cairn_meta.models): every version with its training window and accuracy.')
+  models
+    .command('list')
+    .description('every version; * marks the active one')
+    .action(finite(() => modelsCommands.list(commandLogger())))
+  models
+    .command('train <model>')
+    .description('train a new version from the stored samples now (model: latency)')
+    .addOption(
+      new Option('--activate <when>', 'activate it')
+        .choices(['if-not-worse', 'always', 'never'])
+        .default('if-not-worse'),
+    )
+    .action(
+      finite((model: string, opts: { activate: 'if-not-worse' | 'always' | 'never' }) =>
+        modelsCommands.train(commandLogger(), model, opts),
+      ),
+    )
+  models
+    .command('activate <version>')
+    .description('make a version the active one; a running Cairn swaps to it without a restart')
+    .option('--model <name>', 'the model', 'latency')
+    .action(
+      finite((version: string, opts: { model: string }) =>
+        modelsCommands.activate(commandLogger(), positiveInt(version), opts),
+      ),
+    )
+  models
+    .command('import <file>')
+    .description('register an ONNX model trained elsewhere (input `features` float32 [N, 47]; see agents/README.md)')
+    .option('--model <name>', 'the model', 'latency')
+    .addOption(new Option('--output <unit>', 'what its output holds').choices(['ln_ms', 'ms']).default('ln_ms'))
+    .option('--activate', 'make it the active version')
+    .action(
+      finite((file: string, opts: { model: string; output: 'ln_ms' | 'ms'; activate?: boolean }) =>
+        modelsCommands.import(commandLogger(), file, { ...opts, activate: opts.activate === true }),
       ),
     )
 

@@ -1,6 +1,6 @@
 import { deepFreeze, type EventBus, type Logger, type QueryEvent } from '@cairn/core'
 import type { Agent } from '@cairn/plugins'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { map } from 'rxjs'
 import { AgentHost, type AgentHostOptions } from './agent-host.js'
@@ -19,7 +19,14 @@ export interface AgentServiceOptions extends Omit<AgentHostOptions, 'bus' | 'log
    * and runs the agents only while it holds the leader lock, reading every process's events.
    * Without one, it runs them itself on its in-process bus.
    */
-  scaleOut?: { redis: Redis; stream?: string; group?: string; lockKey?: string; retryMs?: number }
+  scaleOut?: {
+    /** A connection to use, or a URL to open (and close on stop) one from. */
+    redis: Redis | string
+    stream?: string
+    group?: string
+    lockKey?: string
+    retryMs?: number
+  }
   hostId: string
 }
 
@@ -52,8 +59,13 @@ export async function startAgentService(options: AgentServiceOptions): Promise<A
       },
     }
   }
+  const redis = typeof scaleOut.redis === 'string' ? new Redis(scaleOut.redis, { lazyConnect: true }) : scaleOut.redis
+  if (typeof scaleOut.redis === 'string') {
+    redis.on('error', (err) => log.warn({ err }, 'agent relay: Redis connection error'))
+    await redis.connect()
+  }
   const relay = new EventRelay({
-    redis: scaleOut.redis,
+    redis,
     log,
     consumer: hostId,
     ...(scaleOut.stream ? { stream: scaleOut.stream } : {}),
@@ -68,7 +80,7 @@ export async function startAgentService(options: AgentServiceOptions): Promise<A
     ...(scaleOut.retryMs ? { retryMs: scaleOut.retryMs } : {}),
     onElected: async () => {
       reader = new EventRelay({
-        redis: scaleOut.redis,
+        redis,
         log,
         consumer: hostId,
         ...(scaleOut.stream ? { stream: scaleOut.stream } : {}),
@@ -97,6 +109,7 @@ export async function startAgentService(options: AgentServiceOptions): Promise<A
       await lock.stop()
       forwarding.unsubscribe()
       await relay.stop()
+      if (typeof scaleOut.redis === 'string') redis.disconnect()
     },
   }
 }

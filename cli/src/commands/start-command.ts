@@ -13,6 +13,7 @@ import {
 } from '@cairn/core'
 import { startProxyService } from '@cairn/proxy'
 import { migrationsDir } from '@cairn/sql'
+import { startAgentRuntime } from '../agent-runtime.js'
 import { openDatabase } from '../open-database.js'
 import { startPipelineService } from '../pipeline-service.js'
 import { removeRunState, writeRunState } from '../state-file.js'
@@ -86,6 +87,9 @@ export async function startCommand(logger: Logger): Promise<void> {
         : undefined
     if (pipelines) stack.push({ name: 'pipelines', stop: () => pipelines.stop() })
 
+    const agents = config.agents === 'on' ? await startAgentRuntime(config, db.url, bus, logger) : undefined
+    if (agents) stack.push({ name: 'agents', stop: () => agents.stop() })
+
     const http = createHttpServer({ logger, health: () => healthChecks(client, cache) })
     await http.listen({ host: config.host, port: config.httpPort })
     stack.push({ name: 'http', stop: () => http.close() })
@@ -108,13 +112,14 @@ export async function startCommand(logger: Logger): Promise<void> {
         health: `${httpUrl}/healthz`,
         metrics: `${httpUrl}/metrics`,
         inbox: pipelines?.inbox,
+        agents: agents ? (agents.service.isLeader ? 'running here' : 'following the leader') : 'off',
       },
       'Cairn is ready',
     )
     // On a terminal, the whole URL (with the embedded server's generated password) so psql works as pasted.
     if (process.stdout.isTTY) {
       process.stdout.write(
-        `\n  Cairn is ready.\n  SQL:     psql "${proxyUrl}"   (PostgreSQL itself: ${redactUrl(db.url)})\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n${pipelines ? `  Inbox:   ${pipelines.inbox}   (CSV/JSONL files dropped here flow through bronze, silver and gold)\n` : ''}  Stop:    Ctrl-C\n\n`,
+        `\n  Cairn is ready.\n  SQL:     psql "${proxyUrl}"   (PostgreSQL itself: ${redactUrl(db.url)})\n  Health:  ${httpUrl}/healthz\n  Metrics: ${httpUrl}/metrics\n${pipelines ? `  Inbox:   ${pipelines.inbox}   (CSV/JSONL files dropped here flow through bronze, silver and gold)\n` : ''}${agents ? '  Agents:  cairn agents status | cairn agents findings   (what the agents run and concluded)\n' : ''}  Stop:    Ctrl-C\n\n`,
       )
     }
   } catch (err) {

@@ -143,6 +143,11 @@ export const settings = {
   agentWorkerThreads: { env: 'CAIRN_AGENT_WORKER_THREADS', schema: positiveInt.optional() },
   /** How often collectors sample PostgreSQL and host statistics. */
   collectorIntervalMs: { env: 'CAIRN_COLLECTOR_INTERVAL_MS', schema: positiveInt.default(60_000) },
+  /** How often the workload clusterer re-clusters, and the bucket of its arrival forecasts. */
+  workloadIntervalMs: { env: 'CAIRN_WORKLOAD_INTERVAL_MS', schema: positiveInt.default(600_000) },
+  workloadBucketMs: { env: 'CAIRN_WORKLOAD_BUCKET_MS', schema: positiveInt.default(3_600_000) },
+  /** The anomaly detector's interval. */
+  anomalyIntervalMs: { env: 'CAIRN_ANOMALY_INTERVAL_MS', schema: positiveInt.default(60_000) },
   /** Days of collector samples and findings kept. */
   agentRetentionDays: { env: 'CAIRN_AGENT_RETENTION_DAYS', schema: positiveInt.default(7) },
   logLevel: {
