@@ -232,6 +232,32 @@ describe('AgentHost findings and status', () => {
     expect(status.rows).toEqual([{ name: 'reporter', version: '2.1.0', state: 'stopped', findings: '3' }])
   })
 
+  it('deletes findings past the retention, and only those', async () => {
+    const h = host(new EventBus(), { findingsRetentionDays: 7 })
+    const old = {
+      id: '00000000-0000-4000-8000-000000000001',
+      kind: 'test.old',
+      source: 'x',
+      reason: 'old',
+      severity: 'info' as const,
+      evidence: {},
+    }
+    await h.findings.append([
+      { ...old, at: Date.now() - 8 * 86_400_000 },
+      {
+        ...old,
+        id: '00000000-0000-4000-8000-000000000002',
+        kind: 'test.recent',
+        reason: 'recent',
+        at: Date.now() - 86_400_000,
+      },
+    ])
+    await h.start()
+    await until(async () => (await h.findings.list({ kind: 'test.old' })).length === 0)
+    expect((await h.findings.list({ kind: 'test.recent' })).map((f) => f.reason)).toEqual(['recent'])
+    await h.stop()
+  })
+
   it('runs worker tasks on another thread and reports their errors', async () => {
     const workers = new WorkerPool({ maxThreads: 1 })
     try {

@@ -59,6 +59,7 @@ export async function startAgentRuntime(
     databaseUrl,
     workers,
     hostId: `${hostname()}:${process.pid}`,
+    findingsRetentionDays: config.agentRetentionDays,
     agents: () => [...configured.builtin(), ...configured.modules.map((m) => m.agent)],
     ...(config.agentsScaleOut === 'redis' && config.redisUrl ? { scaleOut: { redis: config.redisUrl } } : {}),
   })

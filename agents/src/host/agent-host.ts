@@ -43,6 +43,8 @@ export interface AgentHostOptions
   hostId?: string
   /** How often agent status is written to `cairn_meta.agent_status`. Default 5 s; 0 turns it off. */
   statusIntervalMs?: number
+  /** Findings older than this many days are deleted, at start and hourly. Default: kept. */
+  findingsRetentionDays?: number
 }
 
 /**
@@ -62,6 +64,7 @@ export class AgentHost {
   readonly #hostId: string
   readonly #subscriptions: Subscription[] = []
   #statusTimer: NodeJS.Timeout | undefined
+  #retentionTimer: NodeJS.Timeout | undefined
   #started = false
 
   constructor(private readonly options: AgentHostOptions) {
@@ -124,6 +127,15 @@ export class AgentHost {
     )
     this.#findings.start()
     for (const runner of this.#runners.values()) await runner.start()
+    const days = this.options.findingsRetentionDays
+    if (days !== undefined) {
+      const prune = () =>
+        this.#findings
+          .prune(days)
+          .catch((err: unknown) => this.options.log.warn({ err }, 'could not delete old findings'))
+      void prune()
+      this.#retentionTimer = setInterval(() => void prune(), 3_600_000).unref()
+    }
     const interval = this.options.statusIntervalMs ?? 5_000
     if (interval > 0) {
       await this.writeStatus()
@@ -174,6 +186,7 @@ export class AgentHost {
     if (!this.#started) return
     this.#started = false
     clearInterval(this.#statusTimer)
+    clearInterval(this.#retentionTimer)
     for (const s of this.#subscriptions.splice(0)) s.unsubscribe()
     for (const runner of [...this.#runners.values()].reverse()) await runner.stop()
     await this.#findings.close()

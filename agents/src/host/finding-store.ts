@@ -118,6 +118,25 @@ export class FindingStore {
     }
   }
 
+  /** Deletes findings older than `retentionDays` (the one DELETE the table's trigger allows); returns how many. */
+  async prune(retentionDays: number): Promise<number> {
+    const client = await this.pool.connect()
+    try {
+      await client.query("BEGIN; SET LOCAL cairn.findings_retention = 'on'")
+      const { rowCount } = await client.query(
+        `DELETE FROM cairn_meta.findings WHERE at < now() - make_interval(days => $1)`,
+        [retentionDays],
+      )
+      await client.query('COMMIT')
+      return rowCount ?? 0
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer)
     await this.flush()
