@@ -1,5 +1,13 @@
 import { hostname } from 'node:os'
-import { type AgentService, builtinAgents, loadAgentModules, startAgentService, WorkerPool } from '@cairn/agents'
+import {
+  type ActionPolicyInput,
+  type AgentService,
+  builtinAgents,
+  loadAgentModules,
+  parseActionPolicy,
+  startAgentService,
+  WorkerPool,
+} from '@cairn/agents'
 import { type CairnConfig, type EventBus, errors, type Logger } from '@cairn/core'
 import type { Agent } from '@cairn/plugins'
 import pg from 'pg'
@@ -10,10 +18,32 @@ export interface ConfiguredAgents {
   readonly modules: readonly { spec: string; agent: Agent }[]
 }
 
+/** The optimization loop's policy from the settings; checked (CAIRN_ERR_CONFIG_INVALID) when read. */
+export function actionPolicyFromConfig(config: CairnConfig): ActionPolicyInput {
+  const policy: ActionPolicyInput = {
+    modes: config.actionPolicy,
+    windows: config.maintenanceWindows,
+    ...(config.actionStorageBudgetBytes ? { storageBudgetBytes: config.actionStorageBudgetBytes } : {}),
+  }
+  parseActionPolicy(policy)
+  return policy
+}
+
 /** What `cairn start` runs: the built-in agents, then the configured third-party ones (loaded now). */
-export async function configuredAgents(config: CairnConfig, pool: pg.Pool): Promise<ConfiguredAgents> {
+export async function configuredAgents(
+  config: CairnConfig,
+  pool: pg.Pool,
+  databaseUrl: string,
+  bus?: EventBus,
+): Promise<ConfiguredAgents> {
+  const actionPolicy = actionPolicyFromConfig(config)
   const builtin = () =>
     builtinAgents({
+      databaseUrl,
+      actionPolicy,
+      advisorIntervalMs: config.advisorIntervalMs,
+      indexBudgetFraction: config.indexBudgetFraction,
+      ...(bus ? { commands: bus.on('command') } : {}),
       pool,
       collectorIntervalMs: config.collectorIntervalMs,
       retentionDays: config.agentRetentionDays,
@@ -50,7 +80,7 @@ export async function startAgentRuntime(
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 8, application_name: 'cairn agents' })
   pool.on('error', (err) => log.warn({ err }, 'agent database connection lost'))
   // Loaded now, so a bad third-party module stops the start with its reason.
-  const configured = await configuredAgents(config, pool)
+  const configured = await configuredAgents(config, pool, databaseUrl, bus)
   const workers = new WorkerPool(config.agentWorkerThreads ? { maxThreads: config.agentWorkerThreads } : {})
   const service = await startAgentService({
     bus,

@@ -1,5 +1,6 @@
 import { createLogger, isCairnError, type Logger, loadConfig } from '@cairn/core'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { actionsCommands } from './commands/actions-command.js'
 import { agentsCommands } from './commands/agents-command.js'
 import { demoCommand } from './commands/demo-command.js'
 import { migrateCommand } from './commands/migrate-command.js'
@@ -124,6 +125,38 @@ export function buildProgram(): Command {
       finite((opts: { kind?: string; source?: string; since?: string; limit: number; json?: boolean }) =>
         agentsCommands.findings(commandLogger(), opts),
       ),
+    )
+
+  program
+    .command('advise')
+    .description(
+      'Run the index advisor over the recent workload now: each recommendation with its reason, the statements it ' +
+        'helps (estimated cost before and after), its size and predicted benefit; proposed to the loop with an id.',
+    )
+    .option('--dry-run', 'only show the recommendations; propose nothing')
+    .option('--rejected', 'also list every candidate considered and not recommended, with the reason')
+    .action(finite((opts: { dryRun?: boolean; rejected?: boolean }) => actionsCommands.advise(commandLogger(), opts)))
+  program
+    .command('apply <id>')
+    .description(
+      'Apply a recommended change: created CONCURRENTLY, then verified by replaying the captured statements; kept if ' +
+        'the workload got faster, rolled back if not. With Cairn running, its loop does it and this waits.',
+    )
+    .option('--timeout-minutes <n>', 'how long to wait for the verdict', positiveInt, 15)
+    .action(finite((id: string, opts: { timeoutMinutes: number }) => actionsCommands.apply(commandLogger(), id, opts)))
+  program
+    .command('rollback <id>')
+    .description('Undo an applied change now')
+    .option('--reason <text>', 'why, for the audit trail')
+    .action(finite((id: string, opts: { reason?: string }) => actionsCommands.rollback(commandLogger(), id, opts)))
+  program
+    .command('actions')
+    .description('What the optimization loop recommended and did, with predicted and measured benefit')
+    .option('--since <when>', 'a duration back from now (15m, 2h, 7d) or an ISO 8601 time')
+    .option('--state <state>', 'recommended, approved, applying, verifying, kept, rolled_back, failed, rejected')
+    .option('--audit <id>', "one action's audit trail: every step before and after, who, what SQL, the outcome")
+    .action(
+      finite((opts: { since?: string; state?: string; audit?: string }) => actionsCommands.list(commandLogger(), opts)),
     )
 
   const models = program

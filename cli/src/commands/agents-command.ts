@@ -39,8 +39,8 @@ function describeAgent(agent: Agent, origin: string): (string | number)[] {
 export const agentsCommands = {
   /** The agents `cairn start` would run with this configuration, in start order. */
   list: (logger: Logger) =>
-    withDatabase(logger, async ({ config, pool }) => {
-      const { builtin, modules } = await configuredAgents(config, pool)
+    withDatabase(logger, async ({ config, pool, db }) => {
+      const { builtin, modules } = await configuredAgents(config, pool, db.url)
       const rows = [
         ...builtin().map((a) => describeAgent(a, 'built-in')),
         ...modules.map(({ agent, spec }) => describeAgent(agent, spec)),

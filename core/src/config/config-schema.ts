@@ -148,6 +148,22 @@ export const settings = {
   workloadBucketMs: { env: 'CAIRN_WORKLOAD_BUCKET_MS', schema: positiveInt.default(3_600_000) },
   /** The anomaly detector's interval. */
   anomalyIntervalMs: { env: 'CAIRN_ANOMALY_INTERVAL_MS', schema: positiveInt.default(60_000) },
+  /**
+   * What the optimization loop may do per action kind: `off`, `recommend` (wait for approval) or `auto`,
+   * e.g. `index.create=auto, index.drop=recommend`. Kinds not named: `recommend`.
+   */
+  actionPolicy: { env: 'CAIRN_ACTION_POLICY', schema: z.string().default('') },
+  /** When changes may be applied (UTC), e.g. `Mon-Fri 01:00-05:00; Sat-Sun 00:00-24:00`, or `always`. */
+  maintenanceWindows: { env: 'CAIRN_MAINTENANCE_WINDOWS', schema: z.string().min(1).default('always') },
+  /** Bytes the indexes the loop creates may take in all (unset: no limit beyond the advisor's budget). */
+  actionStorageBudgetBytes: { env: 'CAIRN_ACTION_STORAGE_BUDGET_BYTES', schema: positiveInt.optional() },
+  /** How often the index advisor analyses the workload. */
+  advisorIntervalMs: { env: 'CAIRN_ADVISOR_INTERVAL_MS', schema: positiveInt.default(3_600_000) },
+  /** The index advisor's storage budget, as a fraction of the database size. */
+  indexBudgetFraction: {
+    env: 'CAIRN_INDEX_BUDGET_FRACTION',
+    schema: z.coerce.number({ error: 'expected a fraction' }).gt(0).max(10).default(0.1),
+  },
   /** Days of collector samples and findings kept. */
   agentRetentionDays: { env: 'CAIRN_AGENT_RETENTION_DAYS', schema: positiveInt.default(7) },
   logLevel: {
