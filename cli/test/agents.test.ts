@@ -116,7 +116,7 @@ describe('cairn start runs the agents', () => {
     // A stopped host leaves every agent stopped.
     const { rows } = await client.query(`SELECT DISTINCT state FROM cairn_meta.agent_status`)
     expect(rows.map((r) => r.state)).toEqual(['stopped'])
-  })
+  }, 240_000)
 
   it('refuses to start with a third-party agent that cannot be loaded, naming it', async () => {
     const bad = new CliProcess(['start'], { ...settings, CAIRN_AGENT_MODULES: './no/such/agent.js' })

@@ -15,24 +15,18 @@ function actuatorFor(ctx: DatabaseContext, logger: Logger): Actuator {
   return new Actuator({ pool: ctx.pool, policy: actionPolicyFromConfig(ctx.config), name: 'cli', log: logger })
 }
 
-/** An action by its id or a unique prefix of it (the tables print the first 8 characters). */
-async function findAction(actuator: Actuator, idOrPrefix: string): Promise<ActionRecord> {
-  const exact = /^[0-9a-f-]{36}$/i.test(idOrPrefix) ? await actuator.get(idOrPrefix) : undefined
-  if (exact) return exact
-  const matches = (await actuator.list({ limit: 10_000 })).filter((a) => a.id.startsWith(idOrPrefix.toLowerCase()))
-  if (matches.length === 1) return matches[0] as ActionRecord
-  throw errors.CONFIG_INVALID(
-    matches.length === 0
-      ? `no action has the id ${JSON.stringify(idOrPrefix)} (see \`cairn actions\`)`
-      : `${matches.length} actions start with ${JSON.stringify(idOrPrefix)}: give more of the id`,
-  )
+/** An action by its id (`cairn actions` lists them). */
+async function findAction(actuator: Actuator, id: string): Promise<ActionRecord> {
+  const action = /^\d+$/.test(id) ? await actuator.get(id) : undefined
+  if (!action) throw errors.CONFIG_INVALID(`no action has the id ${JSON.stringify(id)} (see \`cairn actions\`)`)
+  return action
 }
 
 function actionsTable(actions: readonly ActionRecord[]): string {
   return textTable(
     ['id', 'kind', 'relation', 'state', 'predicted ms/h', 'measured ms/h', 'proposed', 'source'],
     actions.map((a) => [
-      a.id.slice(0, 8),
+      a.id,
       a.kind,
       a.relation,
       a.state,
@@ -62,7 +56,7 @@ export const actionsCommands = {
       if (advice.recommendations.length === 0) process.stdout.write('No index to recommend.\n')
       for (const r of advice.recommendations) {
         const proposed = opts.dryRun ? undefined : await actuator.propose(r)
-        const id = proposed?.action ? proposed.action.id.slice(0, 8) : '-'
+        const id = proposed?.action ? proposed.action.id : '-'
         process.stdout.write(
           `${id}  ${r.kind}  ${r.relation}  predicted ${ms(r.predictedBenefitMs)} ms/h saved${r.sizeBytes ? `, ${(r.sizeBytes / 1024 / 1024).toFixed(1)} MiB` : ''}\n` +
             `    ${r.reason}\n    ${r.apply.sql}\n${proposed ? `    → ${proposed.outcome}: ${proposed.reason}\n` : ''}`,
@@ -81,10 +75,10 @@ export const actionsCommands = {
    * `cairn apply <id>`: with Cairn running, approves the action for its actuator and waits for the
    * verdict; otherwise applies, verifies and keeps or rolls back in this process.
    */
-  apply: (logger: Logger, idOrPrefix: string, opts: { timeoutMinutes: number }) =>
+  apply: (logger: Logger, id: string, opts: { timeoutMinutes: number }) =>
     withDatabase(logger, async (ctx) => {
       const actuator = actuatorFor(ctx, logger)
-      const action = await findAction(actuator, idOrPrefix)
+      const action = await findAction(actuator, id)
       const running = readRunState(ctx.config.dataDir)
       let outcome: { ok: boolean; reason: string; action?: ActionRecord | undefined }
       if (running && ctx.config.agents === 'on') {
@@ -112,10 +106,10 @@ export const actionsCommands = {
     }),
 
   /** `cairn rollback <id>`: undoes an applied change now (DDL with the same safety as applying it). */
-  rollback: (logger: Logger, idOrPrefix: string, opts: { reason?: string }) =>
+  rollback: (logger: Logger, id: string, opts: { reason?: string }) =>
     withDatabase(logger, async (ctx) => {
       const actuator = actuatorFor(ctx, logger)
-      const action = await findAction(actuator, idOrPrefix)
+      const action = await findAction(actuator, id)
       const outcome = await actuator.rollback(action.id, 'cli', opts.reason)
       process.stdout.write(`${outcome.action?.state ?? action.state}: ${outcome.reason}\n`)
       return outcome.ok ? 0 : 1
@@ -150,7 +144,7 @@ export const actionsCommands = {
       }
       process.stdout.write(`${actionsTable(actions)}\n`)
       for (const a of actions.filter((x) => x.stateReason))
-        process.stdout.write(`\n${a.id.slice(0, 8)} ${a.state}: ${a.stateReason}`)
+        process.stdout.write(`\n${a.id} ${a.state}: ${a.stateReason}`)
       process.stdout.write('\n')
       return 0
     }),
