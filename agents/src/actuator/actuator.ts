@@ -883,6 +883,7 @@ export class Actuator {
         relation: action.relation,
         state: action.state,
         source: action.source,
+        affectedFingerprints: action.affectedFingerprints,
         ...extra,
       },
       ...(action.predictedBenefitMs === undefined ? {} : { predictedBenefitMs: action.predictedBenefitMs }),

@@ -1,4 +1,4 @@
-import type { QueryEvent } from '@cairn/core'
+import type { Finding, QueryEvent } from '@cairn/core'
 import { type Agent, type AgentContext, defineAgent } from '@cairn/plugins'
 import type pg from 'pg'
 import { workerModule } from '../host/worker-module.js'
@@ -53,6 +53,10 @@ export interface UseLatencyPredictorOptions {
 export type LatencyPredictorAgent = Agent & { readonly predictor: LatencyPredictor }
 
 const HOUR_MS = 3_600_000
+/** Statements per changed fingerprint sampled past the rate limit after a verdict. */
+const PRIORITY_SAMPLES = 20
+/** Samples taken after a change before it triggers a retraining. */
+const CHANGE_SAMPLES = 30
 const FAILURE_BACKOFF_MS = 15 * 60_000
 
 /**
@@ -115,6 +119,11 @@ export function useLatencyPredictor({
         throw err
       }
       run = current
+      // Feedback from the loop: a kept or rolled-back change alters the plans of its fingerprints.
+      const verdicts = ctx.findings$.subscribe((f) => {
+        if (f.kind === 'action.kept' || f.kind === 'action.rolled_back') current.noteChange(f)
+      })
+      ctx.signal.addEventListener('abort', () => verdicts.unsubscribe(), { once: true })
       const timers = [
         setInterval(() => void current.pollRegistry(), registryPollMs),
         setInterval(() => void current.considerTraining(), retrainCheckMs),
@@ -171,6 +180,10 @@ class PredictorRun {
   #retryAfter = 0
   #lastDecline: string | undefined
   #ownActivation: number | undefined
+  /** Fingerprints whose plans a change just altered, and how many of their statements are still sampled past the rate limit. */
+  readonly #priority = new Map<string, number>()
+  /** The latest change the loop kept or rolled back, and when: a reason to retrain once its statements were sampled. */
+  #change: { at: number; what: string } | undefined
   readonly counts = { sampled: 0, skippedByRate: 0, droppedQueueFull: 0, explainFailures: 0, stored: 0 }
 
   constructor(ctx: AgentContext, predictor: LatencyPredictor, settings: RunSettings) {
@@ -195,10 +208,29 @@ class PredictorRun {
     await this.#flush()
   }
 
+  /**
+   * A verdict of the optimization loop (`action.kept`, `action.rolled_back`): the statements of
+   * its fingerprints are sampled past the rate limit for a while, so the model sees their new
+   * plans, and the next training check retrains once enough of them were sampled.
+   */
+  noteChange(finding: Finding): void {
+    const fingerprints = finding.evidence.affectedFingerprints
+    if (!Array.isArray(fingerprints)) return
+    for (const fp of fingerprints) if (typeof fp === 'string') this.#priority.set(fp, PRIORITY_SAMPLES)
+    this.#change = {
+      at: Date.now(),
+      what: `${finding.kind.replace('action.', 'the loop ').replace('_', ' ')} ${String(finding.evidence.key ?? '')}`,
+    }
+  }
+
   /** Called for every event: cheap checks only, then the statement waits in a bounded queue for its EXPLAIN. */
   offer(event: QueryEvent): void {
     if (event.kind !== 'select' || event.sqlstate || !event.text || event.cache === 'hit') return
-    if (!this.#bucket.take()) {
+    const prioritized = this.#priority.get(event.fingerprint)
+    if (prioritized !== undefined) {
+      if (prioritized <= 1) this.#priority.delete(event.fingerprint)
+      else this.#priority.set(event.fingerprint, prioritized - 1)
+    } else if (!this.#bucket.take()) {
       this.counts.skippedByRate++
       return
     }
@@ -328,6 +360,16 @@ class PredictorRun {
         )
       }
       const ageMs = model ? Date.now() - model.createdAt.getTime() : Number.POSITIVE_INFINITY
+      const change = this.#change
+      if (
+        model &&
+        change &&
+        change.at > model.createdAt.getTime() &&
+        (await this.#store.count(new Date(change.at))) >= CHANGE_SAMPLES
+      ) {
+        this.#change = undefined
+        return await this.#train(`${change.what} changed the plans it was trained on`, evidence)
+      }
       const drifting = live.count >= this.#s.minLiveObservations && live.median > this.#s.driftQError
       if (model && ageMs < this.#s.retrainIntervalMs && !drifting) {
         const liveText =
