@@ -290,9 +290,14 @@ export class ActionStore {
    */
   async usage(db: pg.ClientBase | pg.Pool = this.pool): Promise<{ inFlight: number; storageBytes: number }> {
     const { rows } = await db.query<{ in_flight: string; storage_bytes: string }>(
+      // An object a later kept drop removed (`index.drop` of the index an `index.create` made) takes no storage.
       `SELECT count(*) FILTER (WHERE state IN ('applying', 'verifying')) AS in_flight,
               COALESCE(sum(COALESCE(measured_size_bytes, size_bytes, 0)), 0) AS storage_bytes
-       FROM cairn_meta.actions WHERE state IN ('applying', 'verifying', 'kept')`,
+       FROM cairn_meta.actions a WHERE state IN ('applying', 'verifying', 'kept')
+         AND NOT (a.kind LIKE '%.create' AND EXISTS (
+           SELECT 1 FROM cairn_meta.actions d
+           WHERE d.state = 'kept' AND d.id > a.id AND d.kind = replace(a.kind, '.create', '.drop')
+             AND d.relation = a.relation AND d.evidence->>'index' = a.evidence->>'index'))`,
     )
     return { inFlight: Number(rows[0]?.in_flight ?? 0), storageBytes: Number(rows[0]?.storage_bytes ?? 0) }
   }
