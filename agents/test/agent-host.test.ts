@@ -2,7 +2,9 @@ import { createLogger, EventBus, type QueryEvent } from '@cairn/core'
 import { defineAgent } from '@cairn/plugins'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { queryEvent } from '../../test/support/query-event.js'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
+import { until as waitUntil } from '../../test/support/until.js'
 import { AgentHost } from '../src/host/agent-host.js'
 import { WorkerPool } from '../src/host/worker-pool.js'
 
@@ -18,32 +20,9 @@ afterAll(async () => {
 })
 
 const log = createLogger({ level: 'silent' })
-const event = (i: number): QueryEvent => ({
-  at: Date.now(),
-  database: 'cairn',
-  user: 'ann',
-  applicationName: 'test',
-  sessionId: 's',
-  fingerprint: `f${i}`,
-  normalizedText: 'select $1',
-  kind: 'select',
-  relationsRead: [],
-  relationsWritten: [],
-  deterministic: true,
-  nondeterministicReasons: [],
-  columns: [],
-  durationMs: 1,
-  poolWaitMs: 0,
-  rows: 1,
-  bytesOut: 10,
-})
-const until = async (test: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const event = (i: number): QueryEvent => queryEvent({ fingerprint: `f${i}` })
+const until = (test: () => boolean | Promise<boolean>) =>
+  waitUntil('the condition', test, { timeoutMs: 10_000, everyMs: 20 })
 const host = (bus = new EventBus(), extra: Partial<ConstructorParameters<typeof AgentHost>[0]> = {}) =>
   new AgentHost({ bus, log, pool, statusIntervalMs: 0, backoffInitialMs: 20, backoffMaxMs: 100, ...extra })
 const noop = (name: string, version = '1.0.0', dependsOn?: string[]) =>

@@ -1,6 +1,7 @@
 import type { QueryEvent } from '@cairn/core'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { queryEvent } from '../../test/support/query-event.js'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
 import { useLatencyPredictor } from '../src/latency/use-latency-predictor.js'
 import { createTestAgentContext } from './support/agent-context.js'
@@ -17,26 +18,15 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const event = (fingerprint: string, k: number): QueryEvent => ({
-  at: Date.now(),
-  database: 'cairn',
-  user: 'cairn',
-  applicationName: 'test',
-  sessionId: 's',
-  fingerprint,
-  normalizedText: 'SELECT k FROM t WHERE k = $1',
-  text: `SELECT k FROM t WHERE k = ${k}`,
-  kind: 'select',
-  relationsRead: ['public.t'],
-  relationsWritten: [],
-  deterministic: true,
-  nondeterministicReasons: [],
-  columns: [{ relation: 'public.t', column: 'k', role: 'predicate' }],
-  durationMs: 1,
-  poolWaitMs: 0,
-  rows: 1,
-  bytesOut: 10,
-})
+const event = (fingerprint: string, k: number): QueryEvent =>
+  queryEvent({
+    fingerprint,
+    user: 'cairn',
+    normalizedText: 'SELECT k FROM t WHERE k = $1',
+    text: `SELECT k FROM t WHERE k = ${k}`,
+    relationsRead: ['public.t'],
+    columns: [{ relation: 'public.t', column: 'k', role: 'predicate' }],
+  })
 
 const stored = async (fingerprint: string) =>
   Number(

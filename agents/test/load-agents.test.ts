@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { createLogger, EventBus, type QueryEvent } from '@cairn/core'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { queryEvent } from '../../test/support/query-event.js'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
 import { AgentHost } from '../src/host/agent-host.js'
 import { loadAgentModules } from '../src/host/load-agents.js'
@@ -26,25 +27,8 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
-const event = (fingerprint: string, durationMs: number): QueryEvent => ({
-  at: Date.now(),
-  database: 'cairn',
-  user: 'ann',
-  applicationName: 'test',
-  sessionId: 's',
-  fingerprint,
-  normalizedText: `select * from t where k = $1 -- ${fingerprint}`,
-  kind: 'select',
-  relationsRead: [],
-  relationsWritten: [],
-  deterministic: true,
-  nondeterministicReasons: [],
-  columns: [],
-  durationMs,
-  poolWaitMs: 0,
-  rows: 1,
-  bytesOut: 10,
-})
+const event = (fingerprint: string, durationMs: number): QueryEvent =>
+  queryEvent({ fingerprint, durationMs, normalizedText: `select * from t where k = $1 -- ${fingerprint}` })
 
 describe('loadAgentModules', () => {
   it('loads the example third-party agent from its path, and it runs under the host', async () => {
@@ -70,7 +54,7 @@ describe('loadAgentModules', () => {
     expect(digest?.source).toBe('slow-query-digest')
     expect(digest?.reason).toMatch(/^costly cost the most time in the last 0 s: 1 calls, 40\.0 ms in total/)
     expect(
-      (digest?.evidence.top as { fingerprint: string; calls: number }[]).map((t) => [t.fingerprint, t.calls]),
+      ((digest?.evidence.top ?? []) as { fingerprint: string; calls: number }[]).map((t) => [t.fingerprint, t.calls]),
     ).toEqual([
       ['costly', 1],
       ['cheap', 5],

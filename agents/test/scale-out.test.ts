@@ -4,7 +4,9 @@ import { defineAgent } from '@cairn/plugins'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { queryEvent } from '../../test/support/query-event.js'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
+import { until as waitUntil } from '../../test/support/until.js'
 import { type AgentService, startAgentService } from '../src/host/agent-service.js'
 
 let db: TestDatabase
@@ -24,32 +26,8 @@ afterAll(async () => {
 })
 
 const log = createLogger({ level: 'silent' })
-const event = (fingerprint: string): QueryEvent => ({
-  at: Date.now(),
-  database: 'cairn',
-  user: 'ann',
-  applicationName: 'test',
-  sessionId: 's',
-  fingerprint,
-  normalizedText: 'select $1',
-  kind: 'select',
-  relationsRead: [],
-  relationsWritten: [],
-  deterministic: true,
-  nondeterministicReasons: [],
-  columns: [],
-  durationMs: 1,
-  poolWaitMs: 0,
-  rows: 1,
-  bytesOut: 10,
-})
-const until = async (test: () => boolean, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const event = (fingerprint: string): QueryEvent => queryEvent({ fingerprint })
+const until = (test: () => boolean) => waitUntil('the condition', test, { timeoutMs: 15_000, everyMs: 25 })
 
 describe('scale-out', () => {
   it('runs the agents on one leader, which sees every process events; a follower takes over when it goes', async () => {

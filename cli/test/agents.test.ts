@@ -8,19 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../test/support/free-port.js'
 import { CliProcess, runCli } from '../../test/support/run-cli.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
+import { until } from '../../test/support/until.js'
 
 const crashing = fileURLToPath(new URL('../../agents/test/fixtures/crashing-agent.mjs', import.meta.url))
 const example = fileURLToPath(new URL('../../plugins/examples/slow-query-digest', import.meta.url))
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 describe('cairn start runs the agents', () => {
   let db: TestDatabase

@@ -6,16 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../test/support/free-port.js'
 import { CliProcess, runCli } from '../../test/support/run-cli.js'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 500))
-  }
-}
+import { until } from '../../test/support/until.js'
 
 /** Customer lookups through the proxy: the workload an index on customer_id pays for. */
 async function lookups(url: string, n: number): Promise<void> {
@@ -180,7 +171,7 @@ describe('the optimization loop from the command line', () => {
           const bad = rows.find((r) => r.id === planted.rows[0].id)
           return kept && bad ? { kept, bad } : undefined
         },
-        240_000,
+        { timeoutMs: 240_000 },
       )
       expect(verdicts.bad.state, verdicts.bad.state_reason).toBe('rolled_back')
       const { rows } = await client.query(

@@ -6,16 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../test/support/free-port.js'
 import { CliProcess, runCli } from '../../test/support/run-cli.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
+import { until } from '../../test/support/until.js'
 
 describe('cairn start keeps bronze, silver and gold fresh', () => {
   let db: TestDatabase
@@ -137,7 +128,7 @@ describe('cairn start keeps bronze, silver and gold fresh', () => {
       await until(
         'the dashboard to see the new customer',
         async () => ((await customers360()) === before + 1 ? true : undefined),
-        10_000,
+        { timeoutMs: 10_000 },
       )
       const metrics = await (await fetch(`${state.httpUrl}/metrics`)).text()
       const told = /^cairn_cache_invalidations_total\{source="pipeline"\} (\d+)$/m.exec(metrics)

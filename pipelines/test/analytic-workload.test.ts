@@ -2,9 +2,9 @@ import { createLogger } from '@cairn/core'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMigratedTestDatabase, type TestDatabase } from '../../test/support/test-database.js'
+import { runDemo } from '../src/run/demo.js'
 import { analyticTemplates } from '../src/workload/analytic-workload.js'
 import { runAnalyticWorkload } from '../src/workload/run-analytic-workload.js'
-import { runDemo } from '../src/run/demo.js'
 
 let db: TestDatabase
 let pool: pg.Pool

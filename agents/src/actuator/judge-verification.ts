@@ -1,3 +1,4 @@
+import { seededRandom } from '../seeded-random.js'
 import { mannWhitneyU } from './mann-whitney-u.js'
 
 /** One affected fingerprint's replayed latencies, before and after the change (milliseconds). */
@@ -68,18 +69,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
-
-/** mulberry32: a small seeded generator, so a verdict is reproducible from its samples. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function resample(values: readonly number[], random: () => number): number[] {

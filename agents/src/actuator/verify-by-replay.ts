@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { seededRandom } from '../seeded-random.js'
 import type { FingerprintSamples } from './judge-verification.js'
 
 export interface ReplayOptions {
@@ -106,18 +107,6 @@ async function sampleWorkload(
     [fingerprints, window, s.statementsPerFingerprint, replayedKinds],
   )
   return { statements: rows, frequencies }
-}
-
-/** mulberry32, for a reproducible order of statements within each pass. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function shuffled(n: number, random: () => number): number[] {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import type { QueryEvent } from '@cairn/core'
 import type { AgentWorkers, ReadOnlyDb } from '@cairn/plugins'
 import type pg from 'pg'
+import { seededRandom } from '../seeded-random.js'
 import { AnomalyDetector, type AnomalyDetectorOptions } from './anomaly-detector.js'
 
 /** The schema the evaluation builds its tables in, and drops afterwards. */
@@ -155,7 +156,7 @@ export async function evaluateDetector(options: DetectorEvaluationOptions): Prom
     seed = 1,
     detector: detectorOptions = {},
   } = options
-  const random = mulberry32(seed)
+  const random = seededRandom(seed)
   const all = templates(customers, orders)
   await buildTables(pool, orders, customers)
   // The application's session runs every template; the slow-plan anomaly sends one template through a
@@ -357,17 +358,5 @@ function shuffle<T>(items: T[], random: () => number): void {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
     ;[items[i], items[j]] = [items[j] as T, items[i] as T]
-  }
-}
-
-/** A small seeded generator, so a run's workload can be repeated. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

@@ -1,3 +1,4 @@
+import { seededRandom } from '../seeded-random.js'
 /**
  * Gradient-boosted regression trees, squared loss, written here because no
  * well-kept JavaScript library has them (mljs offers CART and random forests
@@ -95,7 +96,7 @@ export function trainGradientBoostedTrees(
   const prediction = new Float64Array(n).fill(baseScore)
   const residual = new Float64Array(n)
   const importance = new Array<number>(featureCount).fill(0)
-  const random = mulberry32(o.seed)
+  const random = seededRandom(o.seed)
   const trees: RegressionTree[] = []
   const grower = new TreeGrower(binned, residual, o, importance)
 
@@ -284,17 +285,5 @@ class TreeGrower {
       }
     }
     return best
-  }
-}
-
-/** A small seeded generator (mulberry32): repeatable row sampling without a dependency. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

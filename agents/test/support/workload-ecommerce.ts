@@ -1,19 +1,10 @@
+export { seededRandom as prng } from '../../src/seeded-random.js'
+
 import { performance } from 'node:perf_hooks'
 import type { QueryEvent } from '@cairn/core'
 import { analyzeSql, loadSqlParser, type RelationRef } from '@cairn/proxy'
 import type pg from 'pg'
-
-/** A small deterministic PRNG (mulberry32), so every run generates the same workload. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../src/seeded-random.js'
 
 /** Fills the silver and gold tables the templates read, deterministically (no random()). */
 export async function seedEcommerce(pool: pg.Pool): Promise<void> {
@@ -247,7 +238,7 @@ export async function runWorkload(
   options: { seed: number; from: number; spanMs: number },
 ): Promise<ExecutedStatement[]> {
   await loadSqlParser()
-  const r = prng(options.seed)
+  const r = seededRandom(options.seed)
   const out: ExecutedStatement[] = []
   const client = await pool.connect()
   try {
@@ -302,7 +293,7 @@ export async function runWorkload(
  * durations off by up to ±15 % and arrivals by up to ±2 s.
  */
 export function reorderWithNoise(statements: readonly ExecutedStatement[], seed: number): ExecutedStatement[] {
-  const r = prng(seed)
+  const r = seededRandom(seed)
   const shuffled = statements.map((s) => ({
     ...s,
     event: {
