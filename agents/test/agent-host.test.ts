@@ -237,6 +237,26 @@ describe('AgentHost findings and status', () => {
     await h.stop()
   })
 
+  it("holds the next worker task back so the tasks take no more than the pool's CPU share", async () => {
+    const workers = new WorkerPool({ maxThreads: 1, cpuShare: 0.25 })
+    try {
+      const task = new URL('./fixtures/worker-task.mjs', import.meta.url)
+      await workers.run({ module: task, name: 'spin', input: { ms: 30 } })
+      const finished = Date.now()
+      const { readyAt, lastTaskMs } = workers.stats
+      expect(lastTaskMs).toBeGreaterThanOrEqual(30)
+      // A quarter of a core: a task that ran d ms is followed by 3d ms without one.
+      expect(readyAt - finished).toBeGreaterThanOrEqual(3 * lastTaskMs - 5)
+      const unlimited = new WorkerPool({ maxThreads: 1, cpuShare: Number.POSITIVE_INFINITY })
+      await unlimited.run({ module: task, name: 'spin', input: { ms: 5 } })
+      expect(unlimited.stats.readyAt).toBe(0)
+      await unlimited.close()
+      expect(() => new WorkerPool({ cpuShare: 0 })).toThrowError(/CPU share must be above 0/)
+    } finally {
+      await workers.close()
+    }
+  })
+
   it('runs worker tasks on another thread and reports their errors', async () => {
     const workers = new WorkerPool({ maxThreads: 1 })
     try {

@@ -1,11 +1,11 @@
 /**
  * What agents cost the proxy: pgbench's select-only script (simple protocol)
  * against PostgreSQL directly, through Cairn's proxy with telemetry and no
- * agents, and through the proxy hosting deliberately slow agents on the same
- * bus and event loop (one awaits 20 ms per statement, one sends 50 ms of CPU
- * work to the worker pool per 100 statements). Rounds interleave the three.
- * Prints per target the median over rounds of tps, p50, p95 and p99, and the
- * ratio of the slow-agent proxy to the plain one. Writes
+ * agents, and through proxies hosting deliberately slow agents on the same
+ * bus and event loop: one that awaits 20 ms per statement, one that sends 50 ms
+ * of CPU work to the worker pool per 100 statements, and both. Rounds
+ * interleave the targets. Prints per target the median over rounds of tps,
+ * p50, p95 and p99, and each agent proxy's ratios to the plain one. Writes
  * results/agents-<stamp>.{json,md}.
  *
  *   npm run bench:agents -w @cairn/bench
@@ -32,7 +32,12 @@ const SETTINGS_ENV = [
   'BENCH_SAMPLING_RATE',
   'BENCH_DATABASE',
 ] as const
-const TARGETS = ['direct', 'proxy', 'proxy + slow agents'] as const
+const AGENT_TARGETS = {
+  'proxy + awaiting agent': 'sleepy',
+  'proxy + worker-heavy agent': 'cruncher',
+  'proxy + both': 'sleepy,cruncher',
+} as const
+const TARGETS = ['direct', 'proxy', ...(Object.keys(AGENT_TARGETS) as (keyof typeof AGENT_TARGETS)[])] as const
 type Target = (typeof TARGETS)[number]
 
 const median = (values: readonly (number | undefined)[]): number | undefined => {
@@ -76,13 +81,12 @@ async function main(): Promise<void> {
   try {
     const plain = await startProxyChild(dbUrl)
     children.push(plain)
-    const slow = await startProxyChild(dbUrl, 30_000, { BENCH_PROXY_AGENTS: 'slow' })
-    children.push(slow)
-    progress(`proxy (pid ${plain.pid}) and proxy with slow agents (pid ${slow.pid}): ${slow.telemetry}`)
-    const endpoints: Record<Target, Endpoint> = {
-      direct,
-      proxy: { ...direct, host: '127.0.0.1', port: plain.port },
-      'proxy + slow agents': { ...direct, host: '127.0.0.1', port: slow.port },
+    const endpoints = { direct, proxy: { ...direct, host: '127.0.0.1', port: plain.port } } as Record<Target, Endpoint>
+    for (const [target, agents] of Object.entries(AGENT_TARGETS)) {
+      const child = await startProxyChild(dbUrl, 30_000, { BENCH_PROXY_AGENTS: agents })
+      children.push(child)
+      endpoints[target as Target] = { ...direct, host: '127.0.0.1', port: child.port }
+      progress(`${target}: pid ${child.pid}`)
     }
     for (const target of TARGETS)
       await runPgbench({ endpoint: endpoints[target], mode: 'simple', clients, threads, seconds: 3, samplingRate })
@@ -117,14 +121,19 @@ async function main(): Promise<void> {
       p99Ms: median(mine.map((r) => r.p99Ms)),
     }
   })
-  const [, plainRow, slowRow] = summary
+  const plainRow = summary.find((r) => r.target === 'proxy')
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : undefined)
-  const ratios = {
-    p99: ratio(slowRow?.p99Ms, plainRow?.p99Ms),
-    p95: ratio(slowRow?.p95Ms, plainRow?.p95Ms),
-    tps: ratio(slowRow?.tps, plainRow?.tps),
-  }
-  const agents = counts[1]?.agents ?? []
+  const ratios = summary
+    .filter((r) => r.target in AGENT_TARGETS)
+    .map((r) => ({
+      target: r.target,
+      p99: ratio(r.p99Ms, plainRow?.p99Ms),
+      p95: ratio(r.p95Ms, plainRow?.p95Ms),
+      p50: ratio(r.p50Ms, plainRow?.p50Ms),
+      tps: ratio(r.tps, plainRow?.tps),
+    }))
+  // The children stop in reverse order of start; `counts` is in start order: plain, then AGENT_TARGETS'.
+  const agents = counts.slice(1).flatMap((c) => c.agents ?? [])
   const now = new Date()
   const table = alignedTable(
     ['target', 'runs', 'tps', 'p50 ms', 'p95 ms', 'p99 ms'],
@@ -147,8 +156,11 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    `Slow agents vs no agents: p99 ×${fixed(ratios.p99, 2)}, p95 ×${fixed(ratios.p95, 2)}, tps ×${fixed(ratios.tps, 2)}.`,
-    `Slow agents: ${agents.map((a) => `${a.name} handled ${a.seen} events and dropped ${a.dropped}`).join('; ') || 'no counts reported'}.`,
+    ...ratios.map(
+      (r) =>
+        `${r.target} against the proxy alone: p50 ×${fixed(r.p50, 2)}, p95 ×${fixed(r.p95, 2)}, p99 ×${fixed(r.p99, 2)}, tps ×${fixed(r.tps, 2)}.`,
+    ),
+    `Agents: ${agents.map((a) => `${a.name} handled ${a.seen} events and dropped ${a.dropped}`).join('; ') || 'no counts reported'}.`,
   ]
   const report = {
     date: now.toISOString(),

@@ -10,8 +10,8 @@
  *   CAIRN_DATABASE_URL=postgres://cairn:cairn@127.0.0.1:54329/cairn node dist/proxy-process.js
  *
  * Settings (environment): BENCH_PROXY_POOL_SIZE (20), BENCH_PROXY_PORT (0: any free port),
- * BENCH_PROXY_AGENTS (`slow`: also host the deliberately slow agents of slow-agents.ts on the
- * same bus and event loop, as `cairn start` hosts its agents).
+ * BENCH_PROXY_AGENTS (comma-separated `sleepy`, `cruncher`: also host those deliberately slow
+ * agents of slow-agents.ts on the same bus and event loop, as `cairn start` hosts its agents).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AgentHost } from '@cairn/agents'
@@ -26,7 +26,7 @@ import {
   TelemetryPipeline,
 } from '@cairn/proxy'
 import pg from 'pg'
-import { slowAgents } from './slow-agents.js'
+import { type SlowAgentKind, slowAgents } from './slow-agents.js'
 
 const TELEMETRY =
   "the proxy's TelemetryPipeline (each statement normalised, parsed once per shape, published as a QueryEvent on an in-process bus; events not persisted)"
@@ -46,9 +46,10 @@ async function main(): Promise<void> {
   let events = 0
   const bus = new EventBus()
   const agentPool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
+  const kinds = (process.env.BENCH_PROXY_AGENTS ?? '').split(',').filter(Boolean) as SlowAgentKind[]
   const host =
-    process.env.BENCH_PROXY_AGENTS === 'slow'
-      ? new AgentHost({ bus, log, pool: agentPool, statusIntervalMs: 0 }).register(...slowAgents())
+    kinds.length > 0
+      ? new AgentHost({ bus, log, pool: agentPool, statusIntervalMs: 0 }).register(...slowAgents(kinds))
       : undefined
   await host?.start()
   const pipeline = new TelemetryPipeline({

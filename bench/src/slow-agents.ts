@@ -11,23 +11,26 @@ export function crunch(input: { ms: number }): number {
 
 const task = new URL('./slow-agents.js', import.meta.url).href
 
+export type SlowAgentKind = 'sleepy' | 'cruncher'
+
 /**
  * Deliberately slow agents, for measuring what an agent costs the proxy:
- * one awaits 20 ms per statement (it falls behind and its oldest events are
- * dropped), one sends 50 ms of CPU work to the worker pool per 100 statements.
+ * `sleepy` awaits 20 ms per statement (it falls behind and its oldest events are
+ * dropped), `cruncher` sends 50 ms of CPU work to the worker pool per 100 statements.
  */
-export function slowAgents(): Agent[] {
+export function slowAgents(kinds: readonly SlowAgentKind[] = ['sleepy', 'cruncher']): Agent[] {
   let batch = 0
-  return [
-    defineAgent({
+  const all = {
+    sleepy: defineAgent({
       meta: { name: 'bench-sleepy', version: '1.0.0' },
       onResult: () => new Promise<void>((resolve) => setTimeout(resolve, 20)),
     }),
-    defineAgent({
+    cruncher: defineAgent({
       meta: { name: 'bench-cruncher', version: '1.0.0' },
       async onResult(_event, ctx) {
         if (++batch % 100 === 0) await ctx.workers.run({ module: task, name: 'crunch', input: { ms: 50 } })
       },
     }),
-  ]
+  }
+  return kinds.map((k) => all[k])
 }

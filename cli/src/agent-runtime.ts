@@ -81,7 +81,10 @@ export async function startAgentRuntime(
   pool.on('error', (err) => log.warn({ err }, 'agent database connection lost'))
   // Loaded now, so a bad third-party module stops the start with its reason.
   const configured = await configuredAgents(config, pool, databaseUrl, bus)
-  const workers = new WorkerPool(config.agentWorkerThreads ? { maxThreads: config.agentWorkerThreads } : {})
+  const workers = new WorkerPool({
+    cpuShare: config.agentCpuShare,
+    ...(config.agentWorkerThreads ? { maxThreads: config.agentWorkerThreads } : {}),
+  })
   const service = await startAgentService({
     bus,
     log,

@@ -9,6 +9,7 @@ export { type CairnConfig, configSchema, logLevels, type SettingName, settings }
 export { type LoadConfigOptions, loadConfig } from './config/load-config.js'
 export { connectPostgres, redactUrl } from './db/connect-postgres.js'
 export { type EmbeddedPostgresOptions, EmbeddedPostgresServer } from './db/embedded-postgres-server.js'
+export { inTransaction } from './db/in-transaction.js'
 export {
   loadMigrations,
   type Migration,
@@ -21,3 +22,4 @@ export { CairnError, type CairnErrorInfo, isCairnError } from './errors/cairn-er
 export { type CairnErrorFactory, type CairnErrorName, errors } from './errors/error-codes.js'
 export { type CreateLoggerOptions, createLogger, type Logger } from './logging/create-logger.js'
 export { counter, gauge, histogram, metricsRegistry } from './metrics/metrics-registry.js'
+export { isParseNode, type ParseNode, unwrapParseNode } from './sql/parse-tree.js'

@@ -1,3 +1,4 @@
+import { inTransaction } from '@cairn/core'
 import type pg from 'pg'
 
 export interface ReadTransactionOptions {
@@ -15,20 +16,9 @@ export async function readTransaction<T>(
   read: (client: pg.PoolClient) => Promise<T>,
   { lockTimeoutMs = 2_000, statementTimeoutMs = 30_000 }: ReadTransactionOptions = {},
 ): Promise<T> {
-  const client = await pool.connect()
-  try {
-    await client.query(
-      `BEGIN READ ONLY; SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.round(statementTimeoutMs)}`,
-    )
-    try {
-      const result = await read(client)
-      await client.query('COMMIT')
-      return result
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    }
-  } finally {
-    client.release()
-  }
+  return inTransaction(
+    pool,
+    read,
+    `BEGIN READ ONLY; SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.round(statementTimeoutMs)}`,
+  )
 }

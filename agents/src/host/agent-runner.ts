@@ -1,5 +1,6 @@
 import { counter, type Logger, type QueryEvent } from '@cairn/core'
 import type { Agent, AgentContext } from '@cairn/plugins'
+import { BoundedQueue } from './bounded-queue.js'
 
 export type AgentState = 'starting' | 'running' | 'backoff' | 'stopped' | 'failed'
 
@@ -27,7 +28,7 @@ export interface AgentRunnerOptions {
   backoffMaxMs?: number
   /** Running this long without a crash resets the backoff. Default 60 s. */
   stableAfterMs?: number
-  /** Events waiting beyond this are dropped, oldest first (and counted). Default 10,000. */
+  /** Events waiting beyond this are dropped, oldest first (and counted). Default 1,000: queued events outlive the young generation, and a long queue costs the proxy GC time. */
   queueLimit?: number
   /** A `start` or `onResult` that has not settled after this is a hang: the agent is restarted. Default 30 s. */
   hookTimeoutMs?: number
@@ -73,7 +74,7 @@ export class AgentRunner {
   #context: AgentContext | undefined
   #teardown: (() => unknown) | undefined
   #generation = 0
-  #queue: QueryEvent[] = []
+  readonly #queue: BoundedQueue<QueryEvent>
   #draining = false
   /** When the `onResult` call in flight started (performance.now()), for the watchdog. */
   #inflightSince: number | undefined
@@ -95,13 +96,14 @@ export class AgentRunner {
       backoffInitialMs: 1_000,
       backoffMaxMs: 60_000,
       stableAfterMs: 60_000,
-      queueLimit: 10_000,
+      queueLimit: 1_000,
       hookTimeoutMs: 30_000,
       errorsBeforeRestart: 5,
       blockBudgetMs: 25,
       blocksBeforeFailing: 3,
       ...options,
     }
+    this.#queue = new BoundedQueue(this.#o.queueLimit)
   }
 
   get name(): string {
@@ -165,12 +167,10 @@ export class AgentRunner {
   /** Hands over a completed statement; never blocks and never throws. */
   deliver(event: QueryEvent): void {
     if (!this.#o.agent.onResult || (this.#state !== 'running' && this.#state !== 'starting')) return
-    if (this.#queue.length >= this.#o.queueLimit) {
-      this.#queue.shift()
+    if (this.#queue.push(event)) {
       this.#eventsDropped++
       droppedEvents.inc({ agent: this.name })
     }
-    this.#queue.push(event)
     if (!this.#draining && this.#state === 'running') {
       this.#draining = true
       setImmediate(() => void this.#drain())
@@ -180,7 +180,7 @@ export class AgentRunner {
   async stop(): Promise<void> {
     clearTimeout(this.#restartTimer)
     this.#generation++
-    this.#queue = []
+    this.#queue.clear()
     const wasFailed = this.#state === 'failed'
     await this.#end()
     if (!wasFailed) this.#state = 'stopped'
@@ -283,7 +283,7 @@ export class AgentRunner {
       this.#lastError = `stopped after ${this.#blocks} blocking calls: ${message}`
       this.#state = 'failed'
       this.#generation++
-      this.#queue = []
+      this.#queue.clear()
       void this.#end()
     }
   }
@@ -307,7 +307,7 @@ export class AgentRunner {
     this.#consecutiveCrashes++
     this.#o.log.error({ agent: this.name, err: err === TIMEOUT ? what : err, restartInMs: delay }, 'agent crashed')
     this.#generation++
-    this.#queue = []
+    this.#queue.clear()
     this.#state = 'backoff'
     void this.#end()
     this.#restartTimer = setTimeout(() => {

@@ -1,4 +1,4 @@
-import type { Finding, Logger, Severity } from '@cairn/core'
+import { type Finding, inTransaction, type Logger, type Severity } from '@cairn/core'
 import type pg from 'pg'
 
 export interface FindingQuery {
@@ -120,21 +120,17 @@ export class FindingStore {
 
   /** Deletes findings older than `retentionDays` (the one DELETE the table's trigger allows); returns how many. */
   async prune(retentionDays: number): Promise<number> {
-    const client = await this.pool.connect()
-    try {
-      await client.query("BEGIN; SET LOCAL cairn.findings_retention = 'on'")
-      const { rowCount } = await client.query(
-        `DELETE FROM cairn_meta.findings WHERE at < now() - make_interval(days => $1)`,
-        [retentionDays],
-      )
-      await client.query('COMMIT')
-      return rowCount ?? 0
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        const { rowCount } = await client.query(
+          `DELETE FROM cairn_meta.findings WHERE at < now() - make_interval(days => $1)`,
+          [retentionDays],
+        )
+        return rowCount ?? 0
+      },
+      "BEGIN; SET LOCAL cairn.findings_retention = 'on'",
+    )
   }
 
   async close(): Promise<void> {

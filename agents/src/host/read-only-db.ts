@@ -1,3 +1,4 @@
+import { inTransaction } from '@cairn/core'
 import type { ReadOnlyDb } from '@cairn/plugins'
 import type pg from 'pg'
 
@@ -15,20 +16,12 @@ export function readOnlyDb(pool: pg.Pool, options: ReadOnlyDbOptions = {}): Read
   const timeout = Math.max(1, Math.round(options.statementTimeoutMs ?? 30_000))
   return {
     async query<R extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) {
-      const client = await pool.connect()
-      try {
-        await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}`)
-        try {
-          const result = await client.query<R>(sql, params as unknown[])
-          await client.query('COMMIT')
-          return { rows: result.rows }
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {})
-          throw err
-        }
-      } finally {
-        client.release()
-      }
+      const result = await inTransaction(
+        pool,
+        (client) => client.query<R>(sql, params as unknown[]),
+        `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}`,
+      )
+      return { rows: result.rows }
     },
   }
 }

@@ -10,11 +10,18 @@ try {
 
 /**
  * The one function piscina runs: imports the task's module (cached by the
- * module loader after the first task) and calls the named export.
+ * module loader after the first task), calls the named export, and says how
+ * long it ran (what the pool's CPU share is charged).
  */
-export default async function runTask(task: { module: string; name: string; input?: unknown }): Promise<unknown> {
+export default async function runTask(task: {
+  module: string
+  name: string
+  input?: unknown
+}): Promise<{ value: unknown; ms: number }> {
   const mod = (await import(task.module)) as Record<string, unknown>
   const fn = mod[task.name]
   if (typeof fn !== 'function') throw new Error(`${task.module} has no exported function ${task.name}`)
-  return await (fn as (input: unknown) => unknown)(task.input)
+  const started = performance.now()
+  const value = await (fn as (input: unknown) => unknown)(task.input)
+  return { value, ms: performance.now() - started }
 }

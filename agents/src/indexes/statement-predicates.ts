@@ -1,3 +1,4 @@
+import { isParseNode, type ParseNode, unwrapParseNode } from '@cairn/core'
 import { parseSync } from 'libpg-query'
 import pg from 'pg'
 
@@ -52,16 +53,9 @@ export interface StatementPredicatesContext {
   columnsOf(relation: string): ReadonlySet<string> | undefined
 }
 
-type Node = Record<string, unknown>
-const isObj = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v)
-/** libpg-query wraps each node as `{ TypeName: {...} }`. */
-function unwrap(v: unknown): [string, Node] | undefined {
-  if (!isObj(v)) return undefined
-  const keys = Object.keys(v)
-  if (keys.length !== 1) return undefined
-  const inner = v[keys[0] as string]
-  return isObj(inner) ? [keys[0] as string, inner] : undefined
-}
+type Node = ParseNode
+const isObj = isParseNode
+const unwrap = unwrapParseNode
 const strings = (list: unknown): string[] =>
   Array.isArray(list) ? list.map((x) => (unwrap(x)?.[1].sval as string | undefined) ?? '') : []
 

@@ -1,4 +1,4 @@
-import { errors } from '@cairn/core'
+import { errors, inTransaction } from '@cairn/core'
 import type pg from 'pg'
 
 export type ModelOutput = 'ln_ms' | 'ms'
@@ -86,9 +86,7 @@ export class ModelRegistry {
   async register(model: NewModelVersion): Promise<ModelVersion> {
     if (!NAME.test(model.name))
       throw errors.CONFIG_INVALID(`model name ${JSON.stringify(model.name)} must match ${NAME.source}`)
-    const client = await this.#pool.connect()
-    try {
-      await client.query('BEGIN')
+    return inTransaction(this.#pool, async (client) => {
       // Serializes registrations of one name, so two trainers never take the same version number.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('cairn_meta.models'), hashtext($1))`, [model.name])
       if (model.activate)
@@ -112,21 +110,13 @@ export class ModelRegistry {
           model.activate ?? false,
         ],
       )
-      await client.query('COMMIT')
       return toVersion(rows[0] as ModelRow)
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
   }
 
   /** Makes `version` the one active version of `name`; the previously active one is deactivated in the same transaction. */
   async activate(name: string, version: number): Promise<ModelVersion> {
-    const client = await this.#pool.connect()
-    try {
-      await client.query('BEGIN')
+    return inTransaction(this.#pool, async (client) => {
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('cairn_meta.models'), hashtext($1))`, [name])
       const exists = await client.query('SELECT 1 FROM cairn_meta.models WHERE name = $1 AND version = $2', [
         name,
@@ -143,14 +133,8 @@ export class ModelRegistry {
           WHERE name = $1 AND version = $2 RETURNING ${COLUMNS}`,
         [name, version],
       )
-      await client.query('COMMIT')
       return toVersion(rows[0] as ModelRow)
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
   }
 
   /** The active version's number, a cheap poll for a change. */

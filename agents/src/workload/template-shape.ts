@@ -1,4 +1,4 @@
-import type { StatementKind } from '@cairn/core'
+import { isParseNode, type ParseNode, type StatementKind, unwrapParseNode } from '@cairn/core'
 import { loadModule, parseSync } from 'libpg-query'
 
 /** What a query template does, read from its parse tree (or, when it does not parse, from the proxy's analysis). */
@@ -64,17 +64,10 @@ const AGGREGATES = new Set([
   'range_intersect_agg',
 ])
 
-type Node = Record<string, unknown>
-const isObj = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v)
+type Node = ParseNode
+const isObj = isParseNode
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-/** libpg-query wraps each node as `{ TypeName: {...} }`. */
-function unwrap(v: unknown): [string, Node] | undefined {
-  if (!isObj(v)) return undefined
-  const keys = Object.keys(v)
-  if (keys.length !== 1) return undefined
-  const inner = v[keys[0] as string]
-  return isObj(inner) ? [keys[0] as string, inner] : undefined
-}
+const unwrap = unwrapParseNode
 
 let parser: Promise<void> | undefined
 /** Loads PostgreSQL's parser (WebAssembly) once per thread; `templateShape` needs it. */

@@ -141,6 +141,11 @@ export const settings = {
   },
   /** Worker threads for the agents' heavy work; default one per core beyond the first. */
   agentWorkerThreads: { env: 'CAIRN_AGENT_WORKER_THREADS', schema: positiveInt.optional() },
+  /** Cores' worth of CPU the agents' worker threads may take on average (the rest is PostgreSQL's and the proxy's). */
+  agentCpuShare: {
+    env: 'CAIRN_AGENT_CPU_SHARE',
+    schema: z.coerce.number({ error: 'expected a number of cores, e.g. 0.25' }).gt(0).max(64).default(0.25),
+  },
   /** How often collectors sample PostgreSQL and host statistics. */
   collectorIntervalMs: { env: 'CAIRN_COLLECTOR_INTERVAL_MS', schema: positiveInt.default(60_000) },
   /** How often the workload clusterer re-clusters, and the bucket of its arrival forecasts. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { StatementKind } from '@cairn/core'
+import { isParseNode, type ParseNode, type StatementKind, unwrapParseNode } from '@cairn/core'
 import { loadModule, parseSync } from 'libpg-query'
 import { normalizeSql } from './normalize-sql.js'
 
@@ -75,16 +75,9 @@ const VOLATILE = new Set([
   'age',
 ])
 
-type Node = Record<string, unknown>
-const isObj = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v)
-/** libpg-query wraps each node as `{ TypeName: {...} }`. */
-function unwrap(v: unknown): [string, Node] | undefined {
-  if (!isObj(v)) return undefined
-  const keys = Object.keys(v)
-  if (keys.length !== 1) return undefined
-  const inner = v[keys[0] as string]
-  return isObj(inner) ? [keys[0] as string, inner] : undefined
-}
+type Node = ParseNode
+const isObj = isParseNode
+const unwrap = unwrapParseNode
 const strings = (list: unknown): string[] =>
   Array.isArray(list) ? list.map((x) => (unwrap(x)?.[1].sval as string | undefined) ?? '').filter(Boolean) : []
 
