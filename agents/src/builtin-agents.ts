@@ -47,7 +47,7 @@ export interface BuiltinAgents {
  * The agents `cairn start` runs, in dependency order: the collectors, the
  * workload clusterer, the latency predictor (which takes a statement's cluster
  * as a feature) and the anomaly detector (which compares latencies with the
- * predictor's and reads host CPU from the collectors), then the optimization
+ * fingerprint's baseline and reads host CPU from the collectors), then the optimization
  * loop: the actuator and the index advisor, which proposes to it, reads its
  * past verdicts, and prices its recommendations with the latency model when
  * one is active.
@@ -60,9 +60,10 @@ export function builtinAgents(options: BuiltinAgentOptions): BuiltinAgents {
     ...(options.workloadBucketMs ? { bucketMs: options.workloadBucketMs } : {}),
   })
   const latency = useLatencyPredictor({ pool, clusterOf: (event) => workload.clusterOf(event.fingerprint)?.id })
+  // Latency is judged against each fingerprint's own baseline, as evaluated: the predictor's
+  // latest prediction follows a plan change (it explains the new, slower plan) and would hide it.
   const anomaly = useAnomalyDetector({
     ...(options.anomalyIntervalMs ? { intervalMs: options.anomalyIntervalMs } : {}),
-    predictMs: (event) => latency.predictor.recentPredictionMs(event.fingerprint),
     hostCpu: hostCpuFromSamples(),
   })
   const collectors = useCollectors({
