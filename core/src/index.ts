@@ -22,4 +22,4 @@ export { CairnError, type CairnErrorInfo, isCairnError } from './errors/cairn-er
 export { type CairnErrorFactory, type CairnErrorName, errors } from './errors/error-codes.js'
 export { type CreateLoggerOptions, createLogger, type Logger } from './logging/create-logger.js'
 export { counter, gauge, histogram, metricsRegistry } from './metrics/metrics-registry.js'
-export { isParseNode, type ParseNode, unwrapParseNode } from './sql/parse-tree.js'
+export { isParseNode, type ParseNode, positionalTarget, unwrapParseNode } from './sql/parse-tree.js'

@@ -1,4 +1,4 @@
-import { isParseNode, type ParseNode, unwrapParseNode } from '@cairn/core'
+import { isParseNode, type ParseNode, positionalTarget, unwrapParseNode } from '@cairn/core'
 import { parseSync } from 'libpg-query'
 import pg from 'pg'
 
@@ -56,6 +56,7 @@ export interface StatementPredicatesContext {
 type Node = ParseNode
 const isObj = isParseNode
 const unwrap = unwrapParseNode
+const positional = positionalTarget
 const strings = (list: unknown): string[] =>
   Array.isArray(list) ? list.map((x) => (unwrap(x)?.[1].sval as string | undefined) ?? '') : []
 
@@ -424,14 +425,6 @@ function isCte(scope: Scope, name: string): boolean {
     if (s.names.has(name) && s.names.get(name) === null) return true
   }
   return false
-}
-
-/** `GROUP BY 1` / `ORDER BY 2` mean the first/second output column. */
-function positional(expr: unknown, targets: readonly unknown[]): unknown {
-  const c = unwrap(expr)
-  if (c?.[0] !== 'A_Const' || !isObj(c[1].ival)) return expr
-  const n = ((c[1].ival as Node).ival as number | undefined) ?? 0
-  return unwrap(targets[n - 1])?.[1].val ?? expr
 }
 
 function dedupe(refs: readonly ColumnRef[]): ColumnRef[] {

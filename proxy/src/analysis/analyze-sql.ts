@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { isParseNode, type ParseNode, type StatementKind, unwrapParseNode } from '@cairn/core'
+import { isParseNode, type ParseNode, positionalTarget, type StatementKind, unwrapParseNode } from '@cairn/core'
 import { loadModule, parseSync } from 'libpg-query'
 import { normalizeSql } from './normalize-sql.js'
 
@@ -78,6 +78,7 @@ const VOLATILE = new Set([
 type Node = ParseNode
 const isObj = isParseNode
 const unwrap = unwrapParseNode
+const positional = positionalTarget
 const strings = (list: unknown): string[] =>
   Array.isArray(list) ? list.map((x) => (unwrap(x)?.[1].sval as string | undefined) ?? '').filter(Boolean) : []
 
@@ -376,14 +377,6 @@ function refOf(rangeVar: Node): RelationRef {
 
 function aliasOf(rangeVar: Node): string | undefined {
   return (rangeVar.alias as Node | undefined)?.aliasname as string | undefined
-}
-
-/** `GROUP BY 1` / `ORDER BY 2` mean the first/second output column. */
-function positional(expr: unknown, targets: readonly unknown[]): unknown {
-  const c = unwrap(expr)
-  if (c?.[0] !== 'A_Const' || !isObj(c[1].ival)) return expr
-  const n = ((c[1].ival as Node).ival as number | undefined) ?? 0
-  return unwrap(targets[n - 1])?.[1].val ?? expr
 }
 
 function dedupe(refs: readonly RelationRef[]): RelationRef[] {
