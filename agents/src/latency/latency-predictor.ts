@@ -64,8 +64,6 @@ export class LatencyPredictor {
   #explaining = 0
   #refreshing: Promise<unknown> = Promise.resolve()
   readonly #waiting: (() => void)[] = []
-  /** The latest prediction per fingerprint, newest last (bounded): what other agents compare actuals with. */
-  readonly #recent = new Map<string, number>()
 
   constructor({
     pool,
@@ -90,21 +88,6 @@ export class LatencyPredictor {
     const loaded = this.#loaded
     this.#loaded = undefined
     if (loaded) await this.#retire(loaded)
-  }
-
-  /** Remembers the prediction made for a sampled statement of `fingerprint`. */
-  notePrediction(fingerprint: string, ms: number): void {
-    this.#recent.delete(fingerprint)
-    this.#recent.set(fingerprint, ms)
-    if (this.#recent.size > 10_000) this.#recent.delete(this.#recent.keys().next().value as string)
-  }
-
-  /**
-   * The latest prediction for a sampled statement of this fingerprint, if any: a cheap
-   * expectation for its other statements (no EXPLAIN), e.g. for the anomaly detector.
-   */
-  recentPredictionMs(fingerprint: string): number | undefined {
-    return this.#recent.get(fingerprint)
   }
 
   get model(): ActiveLatencyModel | undefined {

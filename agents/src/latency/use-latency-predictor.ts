@@ -271,7 +271,6 @@ class PredictorRun {
     // What the plan decides is execution, not the wait for a pooled connection.
     const actualMs = Math.max(0, event.durationMs - event.poolWaitMs)
     const prediction = await this.#predictor.predictFeatures(plan.features)
-    if (prediction) this.#predictor.notePrediction(event.fingerprint, prediction.ms)
     if (prediction)
       this.#live.record({
         at: event.at,
